@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mmap and the fault path: how plain stores become captured chunks.
+ *
+ * Mappings are shared and writable, and have ->page_mkwrite, so the core
+ * maps every chunk read-only first (vma_wants_writenotify()).  The first
+ * store to a clean chunk then reaches mmsb_vm_page_mkwrite(), which keeps
+ * a twin of the chunk's pre-image and lets the store proceed; later stores
+ * run at full speed until a commit write-protects the chunk again.
+ */
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/highmem.h>
+
+#include "mmsb.h"
+#include "compat.h"
+
+static struct mmsb_page *mmsb_vma_page(struct vm_area_struct *vma)
+{
+	return vma->vm_private_data;
+}
+
+static void mmsb_vm_open(struct vm_area_struct *vma)
+{
+	struct mmsb_page *pg = mmsb_vma_page(vma);
+
+	kref_get(&pg->ref);
+	atomic_inc(&pg->map_count);
+}
+
+static void mmsb_vm_close(struct vm_area_struct *vma)
+{
+	struct mmsb_page *pg = mmsb_vma_page(vma);
+
+	atomic_dec(&pg->map_count);
+	mmsb_page_put(pg);
+}
+
+/*
+ * Returns the chunk locked: the core installs the PTE before unlocking it,
+ * which is what lets mmsb_page_zap() order every PTE of a freed page
+ * before its zap.
+ */
+static vm_fault_t mmsb_vm_fault(struct vm_fault *vmf)
+{
+	struct mmsb_page *pg = mmsb_vma_page(vmf->vma);
+	pgoff_t idx = vmf->pgoff - pg->pgoff;
+	struct page *page;
+
+	if (idx >= pg->nr)
+		return VM_FAULT_SIGBUS;
+	page = pg->chunks[idx];
+	lock_page(page);
+	if (READ_ONCE(pg->dead)) {
+		unlock_page(page);
+		return VM_FAULT_SIGBUS;
+	}
+	get_page(page);
+	vmf->page = page;
+	return VM_FAULT_LOCKED;
+}
+
+/*
+ * Marks chunk @idx dirty and keeps its pre-image.  Without memory for the
+ * twin the chunk is still marked dirty: commit then sends it whole, so a
+ * store is never lost, only its delta is larger.
+ */
+static void mmsb_page_dirty_chunk(struct mmsb_page *pg, u32 idx)
+{
+	struct mmsb_bus *bus = pg->bus;
+	struct page *twin;
+
+	lockdep_assert_held(&bus->lock);
+	twin = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_NOWARN | __GFP_NORETRY);
+	if (twin) {
+		copy_highpage(twin, pg->chunks[idx]);
+		pg->twins[idx] = twin;
+		mmsb_held_add(PAGE_SIZE);
+	}
+	__set_bit(idx, pg->dirty);
+	pg->dirty_idx[pg->nr_dirty++] = idx;
+	if (list_empty(&pg->dirty_node))
+		list_add_tail(&pg->dirty_node, &bus->dirty);
+}
+
+/*
+ * Another VMA, or a child after fork, can take this fault for a chunk that
+ * is already dirty: its twin is the pre-image of the whole epoch and must
+ * not be replaced.
+ *
+ * The chunk stays locked until the core has made the PTE writable, so a
+ * commit (which locks every dirty chunk before write-protecting it) never
+ * runs between the dirty marking and the PTE change.
+ */
+static vm_fault_t mmsb_vm_page_mkwrite(struct vm_fault *vmf)
+{
+	struct mmsb_page *pg = mmsb_vma_page(vmf->vma);
+	struct mmsb_bus *bus = pg->bus;
+	pgoff_t idx = vmf->pgoff - pg->pgoff;
+	static const struct mmsb_counters one_fault = { .wp_faults = 1 };
+
+	mutex_lock(&bus->lock);
+	if (pg->dead) {
+		mutex_unlock(&bus->lock);
+		return VM_FAULT_SIGBUS;
+	}
+	if (!test_bit(idx, pg->dirty))
+		mmsb_page_dirty_chunk(pg, idx);
+	mmsb_bus_count(bus, pg, &one_fault);
+	lock_page(vmf->page);
+	mutex_unlock(&bus->lock);
+	return VM_FAULT_LOCKED;
+}
+
+static const struct vm_operations_struct mmsb_vm_ops = {
+	.open		= mmsb_vm_open,
+	.close		= mmsb_vm_close,
+	.fault		= mmsb_vm_fault,
+	.page_mkwrite	= mmsb_vm_page_mkwrite,
+};
+
+int mmsb_ch_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct mmsb_file *mf = file->private_data;
+	struct mmsb_bus *bus = mmsb_file_bus(mf);
+	struct mmsb_page *pg;
+	pgoff_t first;
+
+	if (!bus)
+		return -ENOTCONN;
+	if (!(file->f_mode & FMODE_WRITE))
+		return -EACCES;
+	/*
+	 * Write-protection walks skip, and then stop at, any VMA that is not
+	 * shared and may-write (see kernel-notes), so none may exist.
+	 */
+	if ((vma->vm_flags & (VM_SHARED | VM_MAYWRITE)) !=
+	    (VM_SHARED | VM_MAYWRITE))
+		return -EINVAL;
+
+	pg = mmsb_page_get_by_offset(vma->vm_pgoff);
+	if (!pg)
+		return -EINVAL;
+	if (pg->bus != bus) {
+		mmsb_page_put(pg);
+		return -EACCES;
+	}
+	first = vma->vm_pgoff - pg->pgoff;
+	if (first >= pg->nr || vma_pages(vma) > pg->nr - first) {
+		mmsb_page_put(pg);
+		return -EINVAL;
+	}
+
+	mmsb_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	vma->vm_ops = &mmsb_vm_ops;
+	vma->vm_private_data = pg;
+	atomic_inc(&pg->map_count);
+	return 0;
+}

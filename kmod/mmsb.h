@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Internal interfaces of the MMSB module.
+ *
+ * Locking order (outermost first):
+ *
+ *   mmap_lock or the VMA lock (page faults)
+ *     mmsb_file.read_lock          one reader of a file at a time
+ *     mmsb_bus.lock                pages, dirty state, twins, epochs, seq
+ *       page lock (lock_page)      held from mkwrite until the PTE is
+ *                                  writable, and by commit while it diffs
+ *         i_mmap_rwsem, PTL        inside wp_shared_mapping_range()
+ *       mmsb_ring.lock             the delta ring and its positions
+ *
+ * ->fault takes only the page lock.  Nothing copies to or from user memory
+ * under mmsb_bus.lock: a user buffer may itself be an MMSB mapping, whose
+ * mkwrite takes mmsb_bus.lock.  The stream copies records out under
+ * mmsb_ring.lock with page faults disabled and faults the buffer in after
+ * dropping it.
+ */
+#ifndef MMSB_KMOD_H
+#define MMSB_KMOD_H
+
+#include <linux/types.h>
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/wait.h>
+#include <linux/xarray.h>
+#include <linux/uidgid.h>
+#include <linux/mm_types.h>
+#include <linux/mmsb.h>
+
+#include "mmsb_delta.h"
+
+/* A page may not be larger: its mmap offsets are id << MMSB_OFFSET_SHIFT. */
+#define MMSB_OFFSET_SHIFT	18	/* in 4 KiB pages: 1 GiB */
+#define MMSB_PAGE_SIZE_LIMIT	(1ULL << (MMSB_OFFSET_SHIFT + PAGE_SHIFT))
+#define MMSB_RING_SIZE_MIN	(64U << 10)
+#define MMSB_COMMIT_IDS_MAX	65536
+#define MMSB_PAGE_LIST_MAX	65536	/* ids returned by one PAGE_LIST */
+
+/* Module parameters (main.c). */
+extern unsigned long mmsb_max_page_size;
+extern unsigned long mmsb_max_bus_bytes;
+extern unsigned long mmsb_max_user_bytes;
+extern unsigned int mmsb_default_ring_size;
+extern unsigned int mmsb_max_ring_size;
+
+/* Bytes the module holds, exported read-only as a module parameter. */
+void mmsb_held_add(s64 bytes);
+
+/* The address_space every MMSB file maps through. */
+extern struct address_space *mmsb_mapping;
+
+/* The delta ring of a bus: records back to back, wrapping at @size. */
+struct mmsb_ring {
+	struct mutex lock;
+	u8 *buf;
+	u64 size;		/* a power of two */
+	u64 head;		/* absolute byte position of the next record */
+	u64 tail;		/* absolute position of the oldest record kept */
+	u64 head_seq;		/* sequence the next record will carry */
+	u64 tail_seq;		/* sequence of the record at @tail */
+	wait_queue_head_t wait;	/* readers waiting for @head to move */
+};
+
+/* Counters of a page; the bus keeps the same set summed over its pages. */
+struct mmsb_counters {
+	u64 wp_faults;
+	u64 commits;
+	u64 bytes_diffed;
+	u64 records;
+	u64 record_bytes;
+};
+
+struct mmsb_bus {
+	struct kref ref;		/* one per attached file */
+	struct list_head node;		/* on mmsb_buses, under mmsb_buses_lock */
+	char name[MMSB_BUS_NAME_MAX];
+	u64 id;
+	kuid_t uid;
+	kgid_t gid;
+	umode_t mode;
+
+	struct mutex lock;
+	struct xarray pages;		/* page id -> struct mmsb_page */
+	u64 next_page_id;		/* under @lock */
+	u64 nr_pages;			/* live ids, under @lock */
+	u64 bytes;			/* page memory charged to the bus, under @lock */
+	struct list_head dirty;		/* pages with dirty chunks, under @lock */
+	struct mmsb_runs runs;		/* commit's scratch, under @lock */
+	struct mmsb_counters stats;	/* under @lock */
+	atomic64_t overruns;
+	unsigned int attached;		/* under mmsb_buses_lock */
+
+	struct mmsb_ring ring;
+};
+
+/*
+ * A page of a bus.  "Chunk" is one 4 KiB page of it, the unit of capture.
+ * Lives while its id is valid or any VMA maps it; @bus outlives it because
+ * every VMA holds its file and every file holds its bus.
+ */
+struct mmsb_page {
+	struct kref ref;		/* the id table's, and one per VMA */
+	struct mmsb_bus *bus;
+	u64 id;
+	u64 size;			/* bytes */
+	pgoff_t pgoff;			/* first page offset of its mmap range */
+	unsigned long nr;		/* chunks */
+	struct page **chunks;
+	kuid_t charged_uid;
+	atomic_t map_count;
+
+	/* Under bus->lock. */
+	bool dead;			/* freed: faults get SIGBUS */
+	u64 epoch;
+	struct page **twins;		/* pre-image per dirty chunk, or NULL */
+	unsigned long *dirty;		/* bitmap of chunks stored to */
+	u32 *dirty_idx;			/* the same chunks, in fault order */
+	u32 nr_dirty;
+	struct list_head dirty_node;	/* on bus->dirty while nr_dirty */
+	u64 commit_seq;			/* record of the running commit, or 0 */
+	struct mmsb_counters stats;
+};
+
+/* Per open file. */
+struct mmsb_file {
+	struct mmsb_bus *bus;		/* set once by attach, then constant */
+	struct mutex read_lock;		/* @cursor, @next_seq, @lost */
+	u64 cursor;			/* ring position of the next record */
+	u64 next_seq;			/* its sequence */
+	u64 lost;
+};
+
+static inline struct mmsb_bus *mmsb_file_bus(struct mmsb_file *mf)
+{
+	/* Pairs with smp_store_release() in mmsb_ctrl_attach(). */
+	return smp_load_acquire(&mf->bus);
+}
+
+/* bus.c */
+int mmsb_ctrl_attach(struct file *file, struct mmsb_attach *arg);
+void mmsb_bus_detach(struct mmsb_file *mf);
+void mmsb_bus_info(struct mmsb_bus *bus, struct mmsb_bus_info *info);
+int mmsb_buses_show(struct seq_file *m, void *unused);
+void mmsb_bus_count(struct mmsb_bus *bus, struct mmsb_page *pg,
+		    const struct mmsb_counters *delta);
+
+/* page.c */
+int mmsb_ctrl_page_alloc(struct mmsb_bus *bus, struct mmsb_page_alloc *arg);
+int mmsb_ctrl_page_free(struct mmsb_bus *bus, struct mmsb_page_free *arg);
+int mmsb_ctrl_page_info(struct mmsb_bus *bus, struct mmsb_page_info *arg);
+int mmsb_ctrl_page_list(struct mmsb_bus *bus, struct mmsb_page_list *arg);
+struct mmsb_page *mmsb_page_get_by_offset(pgoff_t pgoff);
+void mmsb_page_put(struct mmsb_page *pg);
+void mmsb_bus_free_pages(struct mmsb_bus *bus);
+void mmsb_page_drop_twins(struct mmsb_page *pg);
+
+/* fault.c */
+int mmsb_ch_mmap(struct file *file, struct vm_area_struct *vma);
+
+/* commit.c */
+int mmsb_ctrl_commit(struct mmsb_bus *bus, struct mmsb_commit *arg);
+
+/* stream.c */
+int mmsb_ring_init(struct mmsb_ring *ring, u64 size);
+void mmsb_ring_destroy(struct mmsb_ring *ring);
+void mmsb_stream_attach(struct mmsb_file *mf, struct mmsb_ring *ring);
+u64 mmsb_ring_reserve(struct mmsb_ring *ring, u64 size);
+void mmsb_ring_write(struct mmsb_ring *ring, u64 pos, const void *src, u64 len);
+void mmsb_ring_publish(struct mmsb_ring *ring, u64 pos, u64 size);
+ssize_t mmsb_ch_read(struct file *file, char __user *buf, size_t count,
+		     loff_t *ppos);
+__poll_t mmsb_ch_poll(struct file *file, struct poll_table_struct *wait);
+int mmsb_ctrl_stream_info(struct mmsb_file *mf, struct mmsb_stream_info *arg);
+
+#endif /* MMSB_KMOD_H */

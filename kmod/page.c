@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Pages: allocation, accounting, ids, mmap offsets, free and release.
+ *
+ * A page's mmap offset is its module-wide handle shifted by
+ * MMSB_OFFSET_SHIFT, so every page owns a fixed 1 GiB window of the shared
+ * address_space and an offset is resolved with one xarray lookup.  Handles
+ * are allocated cyclically so that a stale offset does not soon name a new
+ * page.
+ */
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+#include <linux/cred.h>
+#include <linux/uaccess.h>
+#include <linux/pagemap.h>
+
+#include "mmsb.h"
+
+static DEFINE_XARRAY_ALLOC1(mmsb_handles);
+static u32 mmsb_next_handle;
+
+/*
+ * Page bytes charged per user, all buses together: uid -> bytes, stored
+ * as an xarray value.
+ */
+static DEFINE_XARRAY(mmsb_user_bytes);
+static DEFINE_MUTEX(mmsb_user_lock);
+
+static int mmsb_user_charge(kuid_t uid, u64 bytes)
+{
+	unsigned long key = from_kuid(&init_user_ns, uid);
+	u64 used;
+	int ret = 0;
+
+	mutex_lock(&mmsb_user_lock);
+	used = xa_to_value(xa_load(&mmsb_user_bytes, key) ?: xa_mk_value(0));
+	if (used + bytes > mmsb_max_user_bytes)
+		ret = -EDQUOT;
+	else
+		ret = xa_err(xa_store(&mmsb_user_bytes, key,
+				      xa_mk_value(used + bytes), GFP_KERNEL));
+	mutex_unlock(&mmsb_user_lock);
+	return ret;
+}
+
+static void mmsb_user_uncharge(kuid_t uid, u64 bytes)
+{
+	unsigned long key = from_kuid(&init_user_ns, uid);
+	u64 used;
+
+	mutex_lock(&mmsb_user_lock);
+	used = xa_to_value(xa_load(&mmsb_user_bytes, key));
+	if (WARN_ON_ONCE(used < bytes))
+		used = bytes;
+	if (used == bytes)
+		xa_erase(&mmsb_user_bytes, key);
+	else
+		xa_store(&mmsb_user_bytes, key, xa_mk_value(used - bytes),
+			 GFP_KERNEL | __GFP_NOFAIL);
+	mutex_unlock(&mmsb_user_lock);
+}
+
+/* Bytes of the page's tables, as accounted in bytes_held. */
+static size_t mmsb_page_table_bytes(unsigned long nr)
+{
+	return sizeof(struct mmsb_page) + nr * 2 * sizeof(struct page *) +
+	       BITS_TO_LONGS(nr) * sizeof(long) + nr * sizeof(u32);
+}
+
+static void mmsb_page_free_memory(struct mmsb_page *pg)
+{
+	unsigned long i;
+
+	for (i = 0; i < pg->nr; i++)
+		if (pg->chunks[i])
+			__free_page(pg->chunks[i]);
+	kvfree(pg->chunks);
+	kvfree(pg->twins);
+	bitmap_free(pg->dirty);
+	kvfree(pg->dirty_idx);
+	kfree(pg);
+}
+
+static struct mmsb_page *mmsb_page_create(struct mmsb_bus *bus, u64 size)
+{
+	unsigned long nr = DIV_ROUND_UP(size, PAGE_SIZE);
+	struct mmsb_page *pg;
+	unsigned long i;
+
+	pg = kzalloc(sizeof(*pg), GFP_KERNEL_ACCOUNT);
+	if (!pg)
+		return NULL;
+	pg->chunks = kvcalloc(nr, sizeof(*pg->chunks), GFP_KERNEL_ACCOUNT);
+	pg->twins = kvcalloc(nr, sizeof(*pg->twins), GFP_KERNEL_ACCOUNT);
+	pg->dirty = bitmap_zalloc(nr, GFP_KERNEL_ACCOUNT);
+	pg->dirty_idx = kvcalloc(nr, sizeof(*pg->dirty_idx), GFP_KERNEL_ACCOUNT);
+	if (!pg->chunks || !pg->twins || !pg->dirty || !pg->dirty_idx)
+		goto out_free;
+	pg->nr = nr;
+	for (i = 0; i < nr; i++) {
+		pg->chunks[i] = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO |
+					   __GFP_NOWARN);
+		if (!pg->chunks[i])
+			goto out_free;
+	}
+	kref_init(&pg->ref);
+	pg->bus = bus;
+	pg->size = size;
+	atomic_set(&pg->map_count, 0);
+	INIT_LIST_HEAD(&pg->dirty_node);
+	return pg;
+
+out_free:
+	mmsb_page_free_memory(pg);
+	return NULL;
+}
+
+static void mmsb_page_release(struct kref *ref)
+{
+	struct mmsb_page *pg = container_of(ref, struct mmsb_page, ref);
+	struct mmsb_bus *bus = pg->bus;
+	u64 bytes = (u64)pg->nr << PAGE_SHIFT;
+
+	mutex_lock(&bus->lock);
+	bus->bytes -= bytes;
+	mutex_unlock(&bus->lock);
+	mmsb_user_uncharge(pg->charged_uid, bytes);
+	mmsb_held_add(-(s64)(bytes + mmsb_page_table_bytes(pg->nr)));
+	mmsb_page_free_memory(pg);
+}
+
+void mmsb_page_put(struct mmsb_page *pg)
+{
+	kref_put(&pg->ref, mmsb_page_release);
+}
+
+struct mmsb_page *mmsb_page_get_by_offset(pgoff_t pgoff)
+{
+	struct mmsb_page *pg;
+
+	rcu_read_lock();
+	pg = xa_load(&mmsb_handles, pgoff >> MMSB_OFFSET_SHIFT);
+	if (pg && !kref_get_unless_zero(&pg->ref))
+		pg = NULL;
+	rcu_read_unlock();
+	return pg;
+}
+
+int mmsb_ctrl_page_alloc(struct mmsb_bus *bus, struct mmsb_page_alloc *arg)
+{
+	u64 size = arg->size;
+	u64 bytes = round_up(size, PAGE_SIZE);
+	kuid_t uid = current_fsuid();
+	struct mmsb_page *pg;
+	u32 handle;
+	int ret;
+
+	if (!size || arg->flags)
+		return -EINVAL;
+	if (size > min_t(u64, mmsb_max_page_size, MMSB_PAGE_SIZE_LIMIT))
+		return -EFBIG;
+
+	mutex_lock(&bus->lock);
+	if (bus->bytes + bytes > mmsb_max_bus_bytes) {
+		mutex_unlock(&bus->lock);
+		return -ENOSPC;
+	}
+	bus->bytes += bytes;
+	mutex_unlock(&bus->lock);
+
+	ret = mmsb_user_charge(uid, bytes);
+	if (ret)
+		goto out_uncharge_bus;
+
+	pg = mmsb_page_create(bus, size);
+	if (!pg) {
+		ret = -ENOMEM;
+		goto out_uncharge_user;
+	}
+	pg->charged_uid = uid;
+	mmsb_held_add(bytes + mmsb_page_table_bytes(pg->nr));
+
+	ret = xa_alloc_cyclic(&mmsb_handles, &handle, pg,
+			      XA_LIMIT(1, U32_MAX >> 1), &mmsb_next_handle,
+			      GFP_KERNEL);
+	if (ret < 0)
+		goto out_put;
+	pg->pgoff = (pgoff_t)handle << MMSB_OFFSET_SHIFT;
+
+	mutex_lock(&bus->lock);
+	pg->id = bus->next_page_id;
+	ret = xa_insert(&bus->pages, pg->id, pg, GFP_KERNEL);
+	if (!ret) {
+		bus->next_page_id++;
+		bus->nr_pages++;
+	}
+	mutex_unlock(&bus->lock);
+	if (ret)
+		goto out_erase_handle;
+
+	arg->page_id = pg->id;
+	arg->mmap_offset = (u64)pg->pgoff << PAGE_SHIFT;
+	return 0;
+
+out_erase_handle:
+	xa_erase(&mmsb_handles, handle);
+out_put:
+	/* The release uncharges the bus and the user. */
+	mmsb_page_put(pg);
+	return ret;
+out_uncharge_user:
+	mmsb_user_uncharge(uid, bytes);
+out_uncharge_bus:
+	mutex_lock(&bus->lock);
+	bus->bytes -= bytes;
+	mutex_unlock(&bus->lock);
+	return ret;
+}
+
+/* Discards uncommitted stores: drops every twin and the dirty state. */
+void mmsb_page_drop_twins(struct mmsb_page *pg)
+{
+	u32 i;
+
+	lockdep_assert_held(&pg->bus->lock);
+	for (i = 0; i < pg->nr_dirty; i++) {
+		u32 idx = pg->dirty_idx[i];
+
+		if (pg->twins[idx]) {
+			__free_page(pg->twins[idx]);
+			pg->twins[idx] = NULL;
+			mmsb_held_add(-(s64)PAGE_SIZE);
+		}
+		__clear_bit(idx, pg->dirty);
+	}
+	pg->nr_dirty = 0;
+	list_del_init(&pg->dirty_node);
+}
+
+/*
+ * Unpublishes @pg (under bus->lock): the id and the offset stop resolving
+ * and faults start failing.  The caller then calls mmsb_page_zap().
+ */
+static void mmsb_page_kill(struct mmsb_page *pg)
+{
+	struct mmsb_bus *bus = pg->bus;
+
+	lockdep_assert_held(&bus->lock);
+	xa_erase(&bus->pages, pg->id);
+	bus->nr_pages--;
+	xa_erase(&mmsb_handles, pg->pgoff >> MMSB_OFFSET_SHIFT);
+	pg->dead = true;
+	mmsb_page_drop_twins(pg);
+}
+
+/*
+ * Removes @pg from every mapping.  A fault that saw the page alive holds
+ * its chunk's page lock until its PTE is in place, so taking each lock
+ * once after @dead is set orders every such PTE before the zap.
+ */
+static void mmsb_page_zap(struct mmsb_page *pg)
+{
+	unsigned long i;
+
+	for (i = 0; i < pg->nr; i++) {
+		lock_page(pg->chunks[i]);
+		unlock_page(pg->chunks[i]);
+	}
+	unmap_mapping_range(mmsb_mapping, (loff_t)pg->pgoff << PAGE_SHIFT,
+			    (loff_t)pg->nr << PAGE_SHIFT, 1);
+}
+
+int mmsb_ctrl_page_free(struct mmsb_bus *bus, struct mmsb_page_free *arg)
+{
+	struct mmsb_page *pg;
+
+	if (arg->flags)
+		return -EINVAL;
+
+	mutex_lock(&bus->lock);
+	pg = xa_load(&bus->pages, arg->page_id);
+	if (!pg) {
+		mutex_unlock(&bus->lock);
+		return -ENOENT;
+	}
+	mmsb_page_kill(pg);
+	mutex_unlock(&bus->lock);
+
+	mmsb_page_zap(pg);
+	mmsb_page_put(pg);
+	return 0;
+}
+
+/* The bus is going away: no file is attached, so nothing maps its pages. */
+void mmsb_bus_free_pages(struct mmsb_bus *bus)
+{
+	struct mmsb_page *pg;
+	unsigned long id;
+
+	xa_for_each(&bus->pages, id, pg) {
+		mutex_lock(&bus->lock);
+		mmsb_page_kill(pg);
+		mutex_unlock(&bus->lock);
+		WARN_ON_ONCE(atomic_read(&pg->map_count));
+		mmsb_page_put(pg);
+	}
+}
+
+int mmsb_ctrl_page_info(struct mmsb_bus *bus, struct mmsb_page_info *arg)
+{
+	struct mmsb_page *pg;
+
+	mutex_lock(&bus->lock);
+	pg = xa_load(&bus->pages, arg->page_id);
+	if (!pg) {
+		mutex_unlock(&bus->lock);
+		return -ENOENT;
+	}
+	arg->size = pg->size;
+	arg->mmap_offset = (u64)pg->pgoff << PAGE_SHIFT;
+	arg->epoch = pg->epoch;
+	arg->map_count = atomic_read(&pg->map_count);
+	arg->dirty_chunks = pg->nr_dirty;
+	arg->wp_faults = pg->stats.wp_faults;
+	arg->commits = pg->stats.commits;
+	arg->bytes_diffed = pg->stats.bytes_diffed;
+	arg->records = pg->stats.records;
+	arg->record_bytes = pg->stats.record_bytes;
+	mutex_unlock(&bus->lock);
+	return 0;
+}
+
+int mmsb_ctrl_page_list(struct mmsb_bus *bus, struct mmsb_page_list *arg)
+{
+	u32 cap = min_t(u32, arg->capacity, MMSB_PAGE_LIST_MAX);
+	unsigned long id = arg->after;
+	struct mmsb_page *pg;
+	u64 *batch;
+	u32 n = 0;
+	int ret = 0;
+
+	if (arg->after >= ULONG_MAX)
+		return -EINVAL;
+	batch = kvmalloc_array(max(cap, 1U), sizeof(*batch), GFP_KERNEL);
+	if (!batch)
+		return -ENOMEM;
+
+	/* Gathered under the lock, copied out after it. */
+	mutex_lock(&bus->lock);
+	id++;
+	xa_for_each_start(&bus->pages, id, pg, id) {
+		if (n == cap)
+			break;
+		batch[n++] = id;
+	}
+	arg->total = bus->nr_pages;
+	mutex_unlock(&bus->lock);
+
+	if (n && copy_to_user(u64_to_user_ptr(arg->ids), batch,
+			      n * sizeof(*batch)))
+		ret = -EFAULT;
+	kvfree(batch);
+	arg->nr_out = n;
+	return ret ?: n;
+}
