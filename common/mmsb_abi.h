@@ -41,11 +41,12 @@ MMSB_ABI_SIZE(mmsb_page_list, 32);
 MMSB_ABI_AT(mmsb_page_list, nr_out, 12);
 MMSB_ABI_AT(mmsb_page_list, total, 24);
 
-MMSB_ABI_SIZE(mmsb_commit, 48);
+MMSB_ABI_SIZE(mmsb_commit, 56);
 MMSB_ABI_AT(mmsb_commit, nr_records, 12);
 MMSB_ABI_AT(mmsb_commit, flags, 16);
 MMSB_ABI_AT(mmsb_commit, seqs, 24);
 MMSB_ABI_AT(mmsb_commit, last_seq, 40);
+MMSB_ABI_AT(mmsb_commit, cause_seq, 48);
 
 MMSB_ABI_SIZE(mmsb_bus_info, 96);
 MMSB_ABI_AT(mmsb_bus_info, overruns, 80);

@@ -68,7 +68,7 @@ static void mmsb_commit_thaw(struct mmsb_page *pg)
 	mmsb_page_drop_twins(pg);
 }
 
-static int mmsb_runs_grow(struct mmsb_bus *bus)
+int mmsb_runs_grow(struct mmsb_bus *bus)
 {
 	struct mmsb_runs *runs = &bus->runs;
 	u32 cap = max(runs->cap * 2, 1024U);
@@ -158,9 +158,13 @@ static void mmsb_ring_write_runs(struct mmsb_ring *ring, u64 pos,
 	}
 }
 
-/* Appends the record of @pg's runs to the ring; returns its sequence. */
-static u64 mmsb_commit_emit(struct mmsb_bus *bus, struct mmsb_page *pg,
-			    bool full)
+/*
+ * Appends a record of bus->runs, with the bytes the chunks of @pg now hold
+ * there, to the ring, and moves @pg to its next epoch.  Used for captured
+ * and submitted deltas alike.  Returns the record's sequence.
+ */
+u64 mmsb_emit(struct mmsb_bus *bus, struct mmsb_page *pg, u16 flags,
+	      u64 cause_seq)
 {
 	const struct mmsb_runs *runs = &bus->runs;
 	struct mmsb_ring *ring = &bus->ring;
@@ -170,20 +174,20 @@ static u64 mmsb_commit_emit(struct mmsb_bus *bus, struct mmsb_page *pg,
 	struct mmsb_delta hdr = {
 		.size = size,
 		.type = MMSB_REC_DELTA,
-		.flags = MMSB_DELTA_CAPTURED | (full ? MMSB_DELTA_FULL : 0),
+		.flags = flags,
 		.nr_runs = runs->nr,
 		.pid = task_tgid_vnr(current),
 		.page_id = pg->id,
 		.epoch = pg->epoch + 1,
 		.base_epoch = pg->epoch,
 		.timestamp_ns = ktime_get_real_ns(),
+		.cause_seq = cause_seq,
 		.payload_len = runs->payload_len,
 	};
-	struct mmsb_counters counted = {
-		.commits = 1, .records = 1, .record_bytes = size,
-	};
+	struct mmsb_counters counted = { .records = 1, .record_bytes = size };
 	u64 pos;
 
+	lockdep_assert_held(&bus->lock);
 	mutex_lock(&ring->lock);
 	hdr.seq = ring->head_seq;
 	pos = mmsb_ring_reserve(ring, size);
@@ -238,12 +242,13 @@ static void mmsb_commit_abort(struct mmsb_bus *bus, struct mmsb_page *pg)
 }
 
 /*
- * Commits the pages on @batch, storing each one's record sequence (or 0)
- * in ->commit_seq.  Returns the records emitted, or -ENOMEM when the run
+ * Commits the pages on @batch under bus->lock, storing each one's record
+ * sequence (or 0) in ->commit_seq; @cause_seq goes into every record.  Returns the records emitted, or -ENOMEM when the run
  * table could not grow: the pages not yet diffed then stay dirty, and a
  * later commit sends their stores.
  */
-static int mmsb_commit_batch(struct mmsb_bus *bus, struct list_head *batch)
+int mmsb_commit_batch(struct mmsb_bus *bus, struct list_head *batch,
+		      u64 cause_seq)
 {
 	struct mmsb_page *pg, *next;
 	int nr_records = 0;
@@ -266,9 +271,12 @@ static int mmsb_commit_batch(struct mmsb_bus *bus, struct list_head *batch)
 			continue;
 		}
 		counted.bytes_diffed = diffed;
+		counted.commits = !!bus->runs.nr;
 		mmsb_bus_count(bus, pg, &counted);
 		if (bus->runs.nr) {
-			pg->commit_seq = mmsb_commit_emit(bus, pg, full);
+			pg->commit_seq = mmsb_emit(bus, pg, MMSB_DELTA_CAPTURED |
+						   (full ? MMSB_DELTA_FULL : 0),
+						   cause_seq);
 			nr_records++;
 		}
 		mmsb_commit_thaw(pg);
@@ -326,7 +334,7 @@ int mmsb_ctrl_commit(struct mmsb_bus *bus, struct mmsb_commit *arg)
 		ret = mmsb_commit_gather(bus, ids, arg->nr_ids, pages, &batch);
 	}
 	if (!ret)
-		ret = mmsb_commit_batch(bus, &batch);
+		ret = mmsb_commit_batch(bus, &batch, arg->cause_seq);
 	for (i = 0; ret >= 0 && !all && i < arg->nr_ids; i++)
 		seqs[i] = pages[i]->commit_seq;
 	mutex_unlock(&bus->lock);

@@ -73,11 +73,14 @@ static int mmsb_ch_open(struct inode *inode, struct file *file)
 	if (!mf)
 		return -ENOMEM;
 	mutex_init(&mf->read_lock);
+	mutex_init(&mf->write_lock);
 	mmsb_held_add(sizeof(*mf));
 
 	file->private_data = mf;
 	file->f_mapping = mmsb_mapping;
 	stream_open(inode, file);
+	/* io_uring then issues writes inline; submission honours IOCB_NOWAIT. */
+	file->f_mode |= FMODE_NOWAIT;
 	return 0;
 }
 
@@ -88,15 +91,17 @@ static int mmsb_ch_release(struct inode *inode, struct file *file)
 	if (mf->bus)
 		mmsb_bus_detach(mf);
 	mutex_destroy(&mf->read_lock);
+	mutex_destroy(&mf->write_lock);
+	kvfree(mf->wbuf);
+	mmsb_held_add(-(s64)(sizeof(*mf) + mf->wbuf_size));
 	kfree(mf);
-	mmsb_held_add(-(s64)sizeof(*mf));
 	return 0;
 }
 
 static int mmsb_ctrl_version(struct mmsb_version *arg)
 {
 	arg->api = MMSB_API_VERSION;
-	arg->features = MMSB_FEAT_CAPTURE | MMSB_FEAT_STREAM;
+	arg->features = MMSB_FEAT_CAPTURE | MMSB_FEAT_STREAM | MMSB_FEAT_SUBMIT;
 	arg->max_page_size = min_t(u64, mmsb_max_page_size, MMSB_PAGE_SIZE_LIMIT);
 	arg->max_ring_size = mmsb_max_ring_size;
 	return 0;
@@ -222,6 +227,7 @@ static const struct file_operations mmsb_ch_fops = {
 	.compat_ioctl	= compat_ptr_ioctl,
 	.mmap		= mmsb_ch_mmap,
 	.read		= mmsb_ch_read,
+	.write_iter	= mmsb_ch_write_iter,
 	.poll		= mmsb_ch_poll,
 };
 

@@ -6,6 +6,7 @@
  *
  *   mmap_lock or the VMA lock (page faults)
  *     mmsb_file.read_lock          one reader of a file at a time
+ *     mmsb_file.write_lock         one submitter of a file at a time
  *     mmsb_bus.lock                pages, dirty state, twins, epochs, seq
  *       page lock (lock_page)      held from mkwrite until the PTE is
  *                                  writable, and by commit while it diffs
@@ -39,6 +40,7 @@
 #define MMSB_RING_SIZE_MIN	(64U << 10)
 #define MMSB_COMMIT_IDS_MAX	65536
 #define MMSB_PAGE_LIST_MAX	65536	/* ids returned by one PAGE_LIST */
+#define MMSB_WRITE_MAX		(128U << 20)	/* bytes of one write(2) */
 
 /* Module parameters (main.c). */
 extern unsigned long mmsb_max_page_size;
@@ -128,6 +130,9 @@ struct mmsb_page {
 /* Per open file. */
 struct mmsb_file {
 	struct mmsb_bus *bus;		/* set once by attach, then constant */
+	struct mutex write_lock;	/* @wbuf */
+	void *wbuf;			/* submission staging, @wbuf_size bytes */
+	size_t wbuf_size;
 	struct mutex read_lock;		/* @cursor, @next_seq, @lost */
 	u64 cursor;			/* ring position of the next record */
 	u64 next_seq;			/* its sequence */
@@ -163,6 +168,14 @@ int mmsb_ch_mmap(struct file *file, struct vm_area_struct *vma);
 
 /* commit.c */
 int mmsb_ctrl_commit(struct mmsb_bus *bus, struct mmsb_commit *arg);
+int mmsb_commit_batch(struct mmsb_bus *bus, struct list_head *batch,
+		      u64 cause_seq);
+int mmsb_runs_grow(struct mmsb_bus *bus);
+u64 mmsb_emit(struct mmsb_bus *bus, struct mmsb_page *pg, u16 flags,
+	      u64 cause_seq);
+
+/* submit.c */
+ssize_t mmsb_ch_write_iter(struct kiocb *iocb, struct iov_iter *from);
 
 /* stream.c */
 int mmsb_ring_init(struct mmsb_ring *ring, u64 size);

@@ -50,6 +50,11 @@ struct mmsb_version {
 #define MMSB_FEAT_CAPTURE	(1ULL << 0)
 /* read(2) returns the delta stream of the attached bus. */
 #define MMSB_FEAT_STREAM	(1ULL << 1)
+/*
+ * write(2), and IORING_OP_WRITE inline, apply delta records to pages
+ * (Documentation/uapi.md, "Submission").
+ */
+#define MMSB_FEAT_SUBMIT	(1ULL << 2)
 
 /* mmsb_attach.flags */
 /* Create the bus if no bus of that name exists. */
@@ -149,6 +154,9 @@ struct mmsb_commit {
 				 * number, 0 where the page emitted nothing */
 	__u64 first_seq;	/* out: sequence of the first record, 0 if none */
 	__u64 last_seq;		/* out: sequence of the last record, 0 if none */
+	__u64 cause_seq;	/* in: stored as the records' cause_seq: the
+				 * record whose arrival made the caller write
+				 * these stores, or 0 */
 };
 
 /* MMSB_IOC_BUS_INFO: the attached bus's state and counters. */

@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Submission: delta records written to a file are applied to its bus's
+ * pages and emitted to the stream like captured ones, flagged SUBMITTED.
+ *
+ * A write carries whole records back to back.  They are applied in order
+ * under bus->lock, each one validated in full before any byte of it is
+ * applied; the first one refused ends the write, which then returns the
+ * bytes of the records applied before it (a short write), or the reason
+ * if it was the first.  Writing again from the refused record returns
+ * that reason.
+ *
+ * Uncommitted stores to the target page are committed first, so their
+ * record precedes the submitted one and no twin is left holding a
+ * pre-image the submission made stale.  After that every chunk of the
+ * page is write-protected in every mapping, so no store can race with the
+ * copy: a store faults into mkwrite and waits for bus->lock.
+ */
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/highmem.h>
+#include <linux/slab.h>
+#include <linux/uio.h>
+
+#include "mmsb.h"
+
+/* Commits the stores pending on @pg, if any, ahead of a submission. */
+static int mmsb_submit_flush(struct mmsb_bus *bus, struct mmsb_page *pg,
+			     bool nowait)
+{
+	LIST_HEAD(batch);
+	int ret;
+
+	if (!pg->nr_dirty)
+		return 0;
+	if (nowait)
+		return -EAGAIN;
+	list_move_tail(&pg->dirty_node, &batch);
+	ret = mmsb_commit_batch(bus, &batch, 0);
+	return ret < 0 ? ret : 0;
+}
+
+static void mmsb_submit_copy(struct mmsb_page *pg, const struct mmsb_delta *d)
+{
+	const struct mmsb_run *run = mmsb_delta_runs(d);
+	const u8 *src = mmsb_delta_payload(d);
+	u32 i;
+
+	for (i = 0; i < d->nr_runs; i++) {
+		u64 off = run[i].offset;
+		u64 end = off + run[i].len;
+
+		while (off < end) {
+			u32 in = offset_in_page(off);
+			u32 n = min_t(u64, PAGE_SIZE - in, end - off);
+			u8 *dst = kmap_local_page(pg->chunks[off >> PAGE_SHIFT]);
+
+			memcpy(dst + in, src, n);
+			kunmap_local(dst);
+			src += n;
+			off += n;
+		}
+	}
+}
+
+/* Makes bus->runs a copy of the record's run table, for mmsb_emit(). */
+static int mmsb_submit_runs(struct mmsb_bus *bus, const struct mmsb_delta *d)
+{
+	while (bus->runs.cap < d->nr_runs)
+		if (mmsb_runs_grow(bus))
+			return -ENOMEM;
+	memcpy(bus->runs.run, mmsb_delta_runs(d),
+	       (size_t)d->nr_runs * sizeof(struct mmsb_run));
+	bus->runs.nr = d->nr_runs;
+	bus->runs.payload_len = d->payload_len;
+	return 0;
+}
+
+/* Applies the record at @buf; returns its size or why it was refused. */
+static long mmsb_submit_one(struct mmsb_bus *bus, const void *buf, size_t len,
+			    bool nowait)
+{
+	const struct mmsb_delta *d = buf;
+	struct mmsb_page *pg;
+	long size;
+	int ret;
+
+	lockdep_assert_held(&bus->lock);
+	if (len < sizeof(*d))
+		return -EMSGSIZE;
+	pg = xa_load(&bus->pages, d->page_id);
+	if (!pg)
+		return -ENOENT;
+	size = mmsb_delta_validate(buf, len, pg->size);
+	if (size < 0)
+		return size;
+	if (d->type != MMSB_REC_DELTA)
+		return -EINVAL;
+	if ((d->flags & MMSB_DELTA_CHECK_BASE) && d->base_epoch != pg->epoch)
+		return -ESTALE;
+
+	ret = mmsb_submit_flush(bus, pg, nowait);
+	if (!ret)
+		ret = mmsb_submit_runs(bus, d);
+	if (ret)
+		return ret;
+	mmsb_submit_copy(pg, d);
+	mmsb_emit(bus, pg, MMSB_DELTA_SUBMITTED, d->cause_seq);
+	return size;
+}
+
+static ssize_t mmsb_submit(struct mmsb_bus *bus, const void *buf, size_t len,
+			   bool nowait)
+{
+	size_t done = 0;
+	long ret = 0;
+
+	if (nowait) {
+		if (!mutex_trylock(&bus->lock))
+			return -EAGAIN;
+	} else {
+		mutex_lock(&bus->lock);
+	}
+	while (done < len) {
+		ret = mmsb_submit_one(bus, buf + done, len - done, nowait);
+		if (ret < 0)
+			break;
+		done += ret;
+	}
+	mutex_unlock(&bus->lock);
+	return done ?: ret;
+}
+
+/* The file's staging buffer, grown to @len and kept for the next write. */
+static void *mmsb_file_wbuf(struct mmsb_file *mf, size_t len, gfp_t gfp)
+{
+	size_t size = max_t(size_t, roundup_pow_of_two(len), PAGE_SIZE);
+	void *buf;
+
+	if (mf->wbuf_size >= len)
+		return mf->wbuf;
+	buf = kvmalloc(size, gfp | __GFP_ACCOUNT);
+	if (!buf)
+		return NULL;
+	kvfree(mf->wbuf);
+	mmsb_held_add((s64)size - (s64)mf->wbuf_size);
+	mf->wbuf = buf;
+	mf->wbuf_size = size;
+	return buf;
+}
+
+ssize_t mmsb_ch_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct mmsb_file *mf = iocb->ki_filp->private_data;
+	struct mmsb_bus *bus = mmsb_file_bus(mf);
+	bool nowait = iocb->ki_flags & IOCB_NOWAIT;
+	size_t len = iov_iter_count(from);
+	ssize_t ret;
+	void *buf;
+
+	if (!bus)
+		return -ENOTCONN;
+	if (!len || (iov_iter_alignment(from) & (MMSB_DELTA_ALIGN - 1)))
+		return -EINVAL;
+	if (len > MMSB_WRITE_MAX)
+		return -EFBIG;
+
+	if (nowait) {
+		if (!mutex_trylock(&mf->write_lock))
+			return -EAGAIN;
+	} else if (mutex_lock_interruptible(&mf->write_lock)) {
+		return -ERESTARTSYS;
+	}
+	buf = mmsb_file_wbuf(mf, len, nowait ? GFP_NOWAIT : GFP_KERNEL);
+	if (!buf) {
+		ret = nowait ? -EAGAIN : -ENOMEM;
+		goto out_unlock;
+	}
+	/* Copied in before bus->lock: the source may be an MMSB mapping. */
+	if (!copy_from_iter_full(buf, len, from)) {
+		ret = -EFAULT;
+		goto out_unlock;
+	}
+	ret = mmsb_submit(bus, buf, len, nowait);
+	if (ret >= 0 && ret < len)
+		iov_iter_revert(from, len - ret);
+	else if (ret < 0)
+		iov_iter_revert(from, len);
+out_unlock:
+	mutex_unlock(&mf->write_lock);
+	return ret;
+}
