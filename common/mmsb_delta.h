@@ -95,7 +95,8 @@ void mmsb_delta_apply(void *page, const struct mmsb_delta *d);
  * Encode a DELTA record into @buf (@cap bytes, 8-byte aligned): @hdr
  * supplies every header field but size, type, nr_runs and payload_len; the
  * runs' bytes are read from @src at the runs' offsets (the page itself, or
- * a copy of it).  Returns the record size, or -ENOSPC if @cap is too small.
+ * a copy of it).  Returns the record size, -ENOSPC if @cap is too small,
+ * or -EOVERFLOW if the record would not fit the 32-bit size field.
  */
 long mmsb_delta_encode(void *buf, __u64 cap, const struct mmsb_delta *hdr,
 		       const struct mmsb_runs *runs, const void *src);

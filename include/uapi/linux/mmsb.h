@@ -227,6 +227,8 @@ enum mmsb_record_type {
 #define MMSB_DELTA_FULL		(1U << 2)
 /* On submission: refuse with ESTALE unless the page's epoch is @base_epoch. */
 #define MMSB_DELTA_CHECK_BASE	(1U << 3)
+#define MMSB_DELTA_FLAGS_ALL	(MMSB_DELTA_CAPTURED | MMSB_DELTA_SUBMITTED | \
+				 MMSB_DELTA_FULL | MMSB_DELTA_CHECK_BASE)
 
 struct mmsb_delta {
 	__u32 size;		/* bytes of the whole record, a multiple of 8 */
