@@ -15,7 +15,9 @@
  * shorter struct gets the missing tail zero-filled; a newer, longer struct is
  * accepted only if the bytes the kernel does not know are zero (else E2BIG).
  * Fields marked "in" are read, "out" are written by the kernel; reserved and
- * pad fields must be zero on input and are zeroed on output.
+ * pad fields must be zero on input and are zeroed on output.  A struct
+ * shorter than 8 bytes is refused with EINVAL.  Unless a command says
+ * otherwise, it returns 0.
  */
 #ifndef _UAPI_LINUX_MMSB_H
 #define _UAPI_LINUX_MMSB_H
@@ -74,7 +76,7 @@ struct mmsb_version {
 struct mmsb_attach {
 	char name[MMSB_BUS_NAME_MAX];	/* in: [A-Za-z0-9._-]+, NUL-terminated */
 	__u64 flags;		/* in: MMSB_ATTACH_* */
-	__u32 mode;		/* in: permission bits (07777 masked to 0777), on create */
+	__u32 mode;		/* in: permission bits on create, within 0777 */
 	__u32 ring_size;	/* in: delta ring bytes on create, 0 for the
 				 * default; a power of two within module limits */
 	__u64 bus_id;		/* out: module-wide id of the bus */
@@ -134,7 +136,7 @@ struct mmsb_page_list {
 };
 
 /* mmsb_commit.flags */
-/* Commit every dirty page of the bus; @ids and @nr_ids must be 0. */
+/* Commit every dirty page of the bus; @ids, @nr_ids and @seqs must be 0. */
 #define MMSB_COMMIT_ALL		(1ULL << 0)
 #define MMSB_COMMIT_FLAGS_ALL	MMSB_COMMIT_ALL
 
@@ -143,6 +145,7 @@ struct mmsb_page_list {
  * records.  Every dirty 4 KiB page of every listed page is write-protected
  * in every mapping before any of them is diffed, so one commit is a
  * consistent cut.  A page whose bytes did not change emits nothing.
+ * Without MMSB_COMMIT_ALL, @nr_ids is 1 to 65536.  Returns @nr_records.
  */
 struct mmsb_commit {
 	__u64 ids;		/* in: user pointer to __u64[@nr_ids] page ids */
