@@ -194,14 +194,17 @@ ssize_t mmsb_ch_read(struct file *file, char __user *buf, size_t count,
 		pagefault_enable();
 		mutex_unlock(&ring->lock);
 
-		if (copied)
-			break;
 		if (ret == -EFAULT) {
-			/* Fault the buffer in outside every lock and retry. */
-			if (fault_in_writeable(buf, need))
+			/*
+			 * Fault in the part of the buffer the next record
+			 * needs, outside every lock, and go on from there.
+			 */
+			if (fault_in_writeable(buf + copied, need))
 				break;
 			continue;
 		}
+		if (copied)
+			break;
 		if (need) {
 			ret = -EMSGSIZE;
 			break;

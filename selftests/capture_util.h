@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers of the capture, stream and model tests: reading delta records
+ * from an attached file, checking them against byte images of a page, and
+ * a bus with mapped pages to produce them.  They ASSERT, so call them from
+ * a test (or a process it forked).
+ */
+#ifndef MMSB_SELFTEST_CAPTURE_UTIL_H
+#define MMSB_SELFTEST_CAPTURE_UTIL_H
+
+#include "mmsb_util.h"
+#include "mmsb_delta.h"
+
+/* How long a test waits for a record it expects before it fails. */
+#define REC_WAIT_MS		10000
+
+/* A read buffer big enough for any record the tests produce, and many. */
+#define REC_BUF_SIZE		(1 * MiB)
+
+/*
+ * Records read from @fd and not handed out yet.  The buffer holds __u64s
+ * so that every record, whose size is a multiple of 8, stays 8-byte
+ * aligned as mmsb_delta_validate() requires.
+ */
+struct rec_stream {
+	int fd;
+	__u64 *buf;
+	size_t len;		/* bytes the last read(2) returned */
+	size_t pos;		/* bytes of them handed out */
+};
+
+static inline void rec_stream_init(struct rec_stream *rs, int fd)
+{
+	rs->fd = fd;
+	rs->buf = malloc(REC_BUF_SIZE);
+	rs->len = 0;
+	rs->pos = 0;
+	ASSERT_NE(NULL, rs->buf);
+}
+
+/* Waits up to @ms for @fd to become readable; returns the poll events. */
+static inline short rec_wait_readable(int fd, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	int ret;
+
+	do {
+		ret = poll(&pfd, 1, ms);
+	} while (ret < 0 && errno == EINTR);
+	ASSERT_LE(0, ret) TH_LOG("poll: %s", strerror(errno));
+	return ret ? pfd.revents : 0;
+}
+
+/*
+ * The next record, validated (runs unchecked against a page size), waiting
+ * up to REC_WAIT_MS for one.  It stays valid until the next call.
+ */
+static inline const struct mmsb_delta *rec_next(struct rec_stream *rs)
+{
+	const struct mmsb_delta *d;
+	long size;
+
+	if (rs->pos == rs->len) {
+		ssize_t n;
+
+		ASSERT_EQ(POLLIN, rec_wait_readable(rs->fd, REC_WAIT_MS))
+			TH_LOG("no record within %d ms", REC_WAIT_MS);
+		n = read(rs->fd, rs->buf, REC_BUF_SIZE);
+		ASSERT_LT(0, n) TH_LOG("read: %s", strerror(errno));
+		rs->len = n;
+		rs->pos = 0;
+	}
+	d = (const void *)((const char *)rs->buf + rs->pos);
+	size = mmsb_delta_validate(d, rs->len - rs->pos, 0);
+	ASSERT_LT(0, size)
+		TH_LOG("invalid record at byte %zu of a read of %zu",
+		       rs->pos, rs->len);
+	rs->pos += size;
+	return d;
+}
+
+/* Asserts that no record is buffered or readable now. */
+static inline void rec_expect_none(struct rec_stream *rs)
+{
+	ASSERT_EQ(rs->len, rs->pos) TH_LOG("a record is left unread");
+	ASSERT_EQ(0, rec_wait_readable(rs->fd, 0))
+		TH_LOG("the stream has a record where none was expected");
+}
+
+/* Offset of the first byte where @a and @b differ, or -1. */
+static inline long first_difference(const void *a, const void *b, size_t len)
+{
+	const __u8 *x = a, *y = b;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (x[i] != y[i])
+			return i;
+	return -1;
+}
+
+/*
+ * Asserts that @d is a captured delta of a @size-byte page whose every
+ * run byte differs from @old, the page as it was before @d.  With
+ * mmsb_delta_validate() refusing runs that touch, and an apply that
+ * reaches the new contents, that makes the runs exactly the maximal runs
+ * of changed bytes.
+ */
+static inline void rec_check_runs_changed(const struct mmsb_delta *d,
+					  const void *old, __u64 size)
+{
+	const struct mmsb_run *run = mmsb_delta_runs(d);
+	const __u8 *payload = mmsb_delta_payload(d);
+	const __u8 *before = old;
+	__u32 i, j;
+
+	ASSERT_EQ(MMSB_REC_DELTA, d->type);
+	ASSERT_EQ(MMSB_DELTA_CAPTURED, d->flags);
+	ASSERT_EQ(d->size, mmsb_delta_validate(d, d->size, size))
+		TH_LOG("runs of seq %llu do not fit a page of %llu bytes",
+		       (unsigned long long)d->seq, (unsigned long long)size);
+	for (i = 0; i < d->nr_runs; i++) {
+		for (j = 0; j < run[i].len; j++)
+			ASSERT_NE(before[run[i].offset + j], payload[j])
+				TH_LOG("seq %llu: unchanged byte %u in run %u",
+				       (unsigned long long)d->seq,
+				       run[i].offset + j, i);
+		payload += run[i].len;
+	}
+}
+
+/*
+ * Asserts that @d turns @old into @new (@size bytes each) with exactly the
+ * maximal runs of changed bytes.
+ */
+static inline void rec_check_diff(const struct mmsb_delta *d, const void *old,
+				  const void *new, __u64 size)
+{
+	__u8 *img = malloc(size);
+
+	ASSERT_NE(NULL, img);
+	rec_check_runs_changed(d, old, size);
+	memcpy(img, old, size);
+	mmsb_delta_apply(img, d);
+	ASSERT_EQ(-1, first_difference(img, new, size))
+		TH_LOG("seq %llu misses a change", (unsigned long long)d->seq);
+	free(img);
+}
+
+/* Asserts that @d's runs are exactly @want[@nr]. */
+static inline void rec_check_runs(const struct mmsb_delta *d,
+				  const struct mmsb_run *want, __u32 nr)
+{
+	const struct mmsb_run *run = mmsb_delta_runs(d);
+	__u32 i;
+
+	ASSERT_EQ(nr, d->nr_runs);
+	for (i = 0; i < nr; i++) {
+		EXPECT_EQ(want[i].offset, run[i].offset) TH_LOG("run %u", i);
+		EXPECT_EQ(want[i].len, run[i].len) TH_LOG("run %u", i);
+	}
+}
+
+/* A new bus, read through the file that created it. */
+struct bus {
+	int fd;
+	char name[MMSB_BUS_NAME_MAX];
+	struct rec_stream rs;
+};
+
+/* A page of the bus and a mapping of all of it. */
+struct page {
+	__u64 id;
+	__u64 size;
+	__u8 *p;
+};
+
+/* Creates a bus whose delta ring has @ring_size bytes (0: the default). */
+static inline void bus_new_ring(struct bus *b, __u32 ring_size)
+{
+	int ret;
+
+	mmsb_unique_name(b->name);
+	b->fd = mmsb_open(O_RDWR);
+	ASSERT_LE(0, b->fd) TH_LOG("open %s: %s", MMSB_DEV, strerror(-b->fd));
+	ret = mmsb_attach(b->fd, b->name, MMSB_ATTACH_CREATE | MMSB_ATTACH_EXCL,
+			  0600, ring_size, NULL);
+	ASSERT_EQ(0, ret) TH_LOG("creating a bus: %s", strerror(-ret));
+	rec_stream_init(&b->rs, b->fd);
+}
+
+static inline void bus_new(struct bus *b)
+{
+	bus_new_ring(b, 0);
+}
+
+static inline void page_new(struct bus *b, struct page *pg, __u64 size)
+{
+	pg->size = size;
+	pg->p = mmsb_alloc_map(b->fd, size, &pg->id, NULL);
+	ASSERT_NE(MAP_FAILED, pg->p) TH_LOG("%s", strerror(errno));
+}
+
+/* A store the compiler may neither drop nor merge with the next. */
+static inline void poke(__u8 *p, size_t off, __u8 val)
+{
+	*(volatile __u8 *)(p + off) = val;
+}
+
+static inline struct mmsb_page_info page_info(struct bus *b, __u64 id)
+{
+	struct mmsb_page_info pi;
+
+	ASSERT_EQ(0, mmsb_page_info(b->fd, id, &pi));
+	return pi;
+}
+
+/* Commits @pg alone, asserting it emits exactly one record, and reads it. */
+static inline const struct mmsb_delta *commit_one(struct bus *b,
+						  struct page *pg)
+{
+	const struct mmsb_delta *d;
+	struct mmsb_commit c;
+
+	ASSERT_EQ(0, mmsb_commit(b->fd, &pg->id, 1, NULL, &c));
+	ASSERT_EQ(1, c.nr_records);
+	ASSERT_EQ(c.first_seq, c.last_seq);
+	d = rec_next(&b->rs);
+	ASSERT_EQ(c.first_seq, d->seq);
+	ASSERT_EQ(pg->id, d->page_id);
+	return d;
+}
+
+/* Commits @pg alone, asserting that it emits nothing. */
+static inline void commit_none(struct bus *b, struct page *pg)
+{
+	struct mmsb_commit c;
+
+	ASSERT_EQ(0, mmsb_commit(b->fd, &pg->id, 1, NULL, &c));
+	EXPECT_EQ(0, c.nr_records);
+	EXPECT_EQ(0, c.first_seq);
+	EXPECT_EQ(0, c.last_seq);
+	rec_expect_none(&b->rs);
+}
+
+#endif /* MMSB_SELFTEST_CAPTURE_UTIL_H */
