@@ -68,7 +68,7 @@ static void mmsb_commit_thaw(struct mmsb_page *pg)
 	mmsb_page_drop_twins(pg);
 }
 
-int mmsb_runs_grow(struct mmsb_bus *bus)
+static int mmsb_runs_grow(struct mmsb_bus *bus)
 {
 	struct mmsb_runs *runs = &bus->runs;
 	u32 cap = max(runs->cap * 2, 1024U);
@@ -134,16 +134,16 @@ static s64 mmsb_commit_diff(struct mmsb_bus *bus, struct mmsb_page *pg,
 	return diffed;
 }
 
-/* Copies the bytes of @runs from the chunks of @pg into the ring. */
-static void mmsb_ring_write_runs(struct mmsb_ring *ring, u64 pos,
-				 struct mmsb_page *pg,
-				 const struct mmsb_runs *runs)
+/* Copies the bytes of @e's runs from the chunks of @pg into the ring. */
+static void mmsb_ring_write_chunks(struct mmsb_ring *ring, u64 pos,
+				   struct mmsb_page *pg,
+				   const struct mmsb_emit *e)
 {
 	u32 i;
 
-	for (i = 0; i < runs->nr; i++) {
-		u64 off = runs->run[i].offset;
-		u64 end = off + runs->run[i].len;
+	for (i = 0; i < e->nr_runs; i++) {
+		u64 off = e->run[i].offset;
+		u64 end = off + e->run[i].len;
 
 		while (off < end) {
 			u32 in = offset_in_page(off);
@@ -159,30 +159,29 @@ static void mmsb_ring_write_runs(struct mmsb_ring *ring, u64 pos,
 }
 
 /*
- * Appends a record of bus->runs, with the bytes the chunks of @pg now hold
- * there, to the ring, and moves @pg to its next epoch.  Used for captured
- * and submitted deltas alike.  Returns the record's sequence.
+ * Appends the record @e describes to the ring and moves @pg to its next
+ * epoch; captured and submitted deltas alike.  Readers are woken by the
+ * caller, once for all the records it emits.  Returns the sequence.
  */
-u64 mmsb_emit(struct mmsb_bus *bus, struct mmsb_page *pg, u16 flags,
-	      u64 cause_seq)
+u64 mmsb_emit(struct mmsb_bus *bus, struct mmsb_page *pg,
+	      const struct mmsb_emit *e)
 {
-	const struct mmsb_runs *runs = &bus->runs;
 	struct mmsb_ring *ring = &bus->ring;
-	u64 size = mmsb_delta_record_size(runs->nr, runs->payload_len);
-	u64 run_bytes = (u64)runs->nr * sizeof(struct mmsb_run);
+	u64 size = mmsb_delta_record_size(e->nr_runs, e->payload_len);
+	u64 run_bytes = (u64)e->nr_runs * sizeof(struct mmsb_run);
 	static const u8 zeros[MMSB_DELTA_ALIGN];
 	struct mmsb_delta hdr = {
 		.size = size,
 		.type = MMSB_REC_DELTA,
-		.flags = flags,
-		.nr_runs = runs->nr,
+		.flags = e->flags,
+		.nr_runs = e->nr_runs,
 		.pid = task_tgid_vnr(current),
 		.page_id = pg->id,
 		.epoch = pg->epoch + 1,
 		.base_epoch = pg->epoch,
-		.timestamp_ns = ktime_get_real_ns(),
-		.cause_seq = cause_seq,
-		.payload_len = runs->payload_len,
+		.timestamp_ns = e->timestamp_ns,
+		.cause_seq = e->cause_seq,
+		.payload_len = e->payload_len,
 	};
 	struct mmsb_counters counted = { .records = 1, .record_bytes = size };
 	u64 pos;
@@ -196,10 +195,13 @@ u64 mmsb_emit(struct mmsb_bus *bus, struct mmsb_page *pg, u16 flags,
 
 		mmsb_ring_write(ring, at, &hdr, sizeof(hdr));
 		at += sizeof(hdr);
-		mmsb_ring_write(ring, at, runs->run, run_bytes);
+		mmsb_ring_write(ring, at, e->run, run_bytes);
 		at += run_bytes;
-		mmsb_ring_write_runs(ring, at, pg, runs);
-		at += runs->payload_len;
+		if (e->payload)
+			mmsb_ring_write(ring, at, e->payload, e->payload_len);
+		else
+			mmsb_ring_write_chunks(ring, at, pg, e);
+		at += e->payload_len;
 		mmsb_ring_write(ring, at, zeros, pos + size - at);
 	}
 	mmsb_ring_publish(ring, pos, size);
@@ -243,13 +245,15 @@ static void mmsb_commit_abort(struct mmsb_bus *bus, struct mmsb_page *pg)
 
 /*
  * Commits the pages on @batch under bus->lock, storing each one's record
- * sequence (or 0) in ->commit_seq; @cause_seq goes into every record.  Returns the records emitted, or -ENOMEM when the run
+ * sequence (or 0) in ->commit_seq; @cause_seq goes into every record.
+ * The caller wakes the ring's readers.  Returns the records emitted, or -ENOMEM when the run
  * table could not grow: the pages not yet diffed then stay dirty, and a
  * later commit sends their stores.
  */
 int mmsb_commit_batch(struct mmsb_bus *bus, struct list_head *batch,
 		      u64 cause_seq)
 {
+	u64 now = ktime_get_real_ns();
 	struct mmsb_page *pg, *next;
 	int nr_records = 0;
 	int ret = 0;
@@ -274,9 +278,17 @@ int mmsb_commit_batch(struct mmsb_bus *bus, struct list_head *batch,
 		counted.commits = !!bus->runs.nr;
 		mmsb_bus_count(bus, pg, &counted);
 		if (bus->runs.nr) {
-			pg->commit_seq = mmsb_emit(bus, pg, MMSB_DELTA_CAPTURED |
-						   (full ? MMSB_DELTA_FULL : 0),
-						   cause_seq);
+			struct mmsb_emit e = {
+				.run = bus->runs.run,
+				.nr_runs = bus->runs.nr,
+				.payload_len = bus->runs.payload_len,
+				.flags = MMSB_DELTA_CAPTURED |
+					 (full ? MMSB_DELTA_FULL : 0),
+				.cause_seq = cause_seq,
+				.timestamp_ns = now,
+			};
+
+			pg->commit_seq = mmsb_emit(bus, pg, &e);
 			nr_records++;
 		}
 		mmsb_commit_thaw(pg);
@@ -338,6 +350,8 @@ int mmsb_ctrl_commit(struct mmsb_bus *bus, struct mmsb_commit *arg)
 	for (i = 0; ret >= 0 && !all && i < arg->nr_ids; i++)
 		seqs[i] = pages[i]->commit_seq;
 	mutex_unlock(&bus->lock);
+	if (ret > 0)
+		mmsb_ring_wake(&bus->ring);
 	if (ret < 0)
 		goto out_free;
 

@@ -170,9 +170,19 @@ int mmsb_ch_mmap(struct file *file, struct vm_area_struct *vma);
 int mmsb_ctrl_commit(struct mmsb_bus *bus, struct mmsb_commit *arg);
 int mmsb_commit_batch(struct mmsb_bus *bus, struct list_head *batch,
 		      u64 cause_seq);
-int mmsb_runs_grow(struct mmsb_bus *bus);
-u64 mmsb_emit(struct mmsb_bus *bus, struct mmsb_page *pg, u16 flags,
-	      u64 cause_seq);
+/* One record to emit: its runs, and their bytes or NULL for the page's. */
+struct mmsb_emit {
+	const struct mmsb_run *run;
+	u32 nr_runs;
+	u64 payload_len;
+	const u8 *payload;
+	u16 flags;
+	u64 cause_seq;
+	u64 timestamp_ns;
+};
+
+u64 mmsb_emit(struct mmsb_bus *bus, struct mmsb_page *pg,
+	      const struct mmsb_emit *e);
 
 /* submit.c */
 ssize_t mmsb_ch_write_iter(struct kiocb *iocb, struct iov_iter *from);
@@ -184,6 +194,7 @@ void mmsb_stream_attach(struct mmsb_file *mf, struct mmsb_ring *ring);
 u64 mmsb_ring_reserve(struct mmsb_ring *ring, u64 size);
 void mmsb_ring_write(struct mmsb_ring *ring, u64 pos, const void *src, u64 len);
 void mmsb_ring_publish(struct mmsb_ring *ring, u64 pos, u64 size);
+void mmsb_ring_wake(struct mmsb_ring *ring);
 ssize_t mmsb_ch_read(struct file *file, char __user *buf, size_t count,
 		     loff_t *ppos);
 __poll_t mmsb_ch_poll(struct file *file, struct poll_table_struct *wait);

@@ -92,7 +92,14 @@ void mmsb_ring_publish(struct mmsb_ring *ring, u64 pos, u64 size)
 		WRITE_ONCE(ring->head, pos + size);
 	}
 	WRITE_ONCE(ring->head_seq, ring->head_seq + 1);
-	wake_up_interruptible_all(&ring->wait);
+}
+
+/* Wakes the readers after records were published. */
+void mmsb_ring_wake(struct mmsb_ring *ring)
+{
+	/* The barrier in wq_has_sleeper() pairs with the one in waiting. */
+	if (wq_has_sleeper(&ring->wait))
+		wake_up_interruptible_all(&ring->wait);
 }
 
 void mmsb_stream_attach(struct mmsb_file *mf, struct mmsb_ring *ring)
@@ -226,11 +233,20 @@ __poll_t mmsb_ch_poll(struct file *file, struct poll_table_struct *wait)
 {
 	struct mmsb_file *mf = file->private_data;
 	struct mmsb_bus *bus = mmsb_file_bus(mf);
+	__poll_t mask;
 
 	if (!bus)
 		return EPOLLERR;
 	poll_wait(file, &bus->ring.wait, wait);
-	return mmsb_stream_readable(mf, &bus->ring) ? EPOLLIN | EPOLLRDNORM : 0;
+	/*
+	 * Submission never waits for room, so a file is always writable.
+	 * io_uring relies on it: a write refused with -EAGAIN is retried once
+	 * the file polls writable, and then from a worker that may block.
+	 */
+	mask = EPOLLOUT | EPOLLWRNORM;
+	if (mmsb_stream_readable(mf, &bus->ring))
+		mask |= EPOLLIN | EPOLLRDNORM;
+	return mask;
 }
 
 int mmsb_ctrl_stream_info(struct mmsb_file *mf, struct mmsb_stream_info *arg)

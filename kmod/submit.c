@@ -21,20 +21,18 @@
 #include <linux/highmem.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
+#include <linux/timekeeping.h>
 
 #include "mmsb.h"
 
 /* Commits the stores pending on @pg, if any, ahead of a submission. */
-static int mmsb_submit_flush(struct mmsb_bus *bus, struct mmsb_page *pg,
-			     bool nowait)
+static int mmsb_submit_flush(struct mmsb_bus *bus, struct mmsb_page *pg)
 {
 	LIST_HEAD(batch);
 	int ret;
 
 	if (!pg->nr_dirty)
 		return 0;
-	if (nowait)
-		return -EAGAIN;
 	list_move_tail(&pg->dirty_node, &batch);
 	ret = mmsb_commit_batch(bus, &batch, 0);
 	return ret < 0 ? ret : 0;
@@ -63,24 +61,16 @@ static void mmsb_submit_copy(struct mmsb_page *pg, const struct mmsb_delta *d)
 	}
 }
 
-/* Makes bus->runs a copy of the record's run table, for mmsb_emit(). */
-static int mmsb_submit_runs(struct mmsb_bus *bus, const struct mmsb_delta *d)
-{
-	while (bus->runs.cap < d->nr_runs)
-		if (mmsb_runs_grow(bus))
-			return -ENOMEM;
-	memcpy(bus->runs.run, mmsb_delta_runs(d),
-	       (size_t)d->nr_runs * sizeof(struct mmsb_run));
-	bus->runs.nr = d->nr_runs;
-	bus->runs.payload_len = d->payload_len;
-	return 0;
-}
-
-/* Applies the record at @buf; returns its size or why it was refused. */
+/*
+ * Applies the record at @buf, stamped @now; returns its size or why it was
+ * refused.  Pending stores are committed before the base epoch is compared,
+ * so a compare-and-apply sees them as the change they are.
+ */
 static long mmsb_submit_one(struct mmsb_bus *bus, const void *buf, size_t len,
-			    bool nowait)
+			    u64 now)
 {
 	const struct mmsb_delta *d = buf;
+	struct mmsb_emit e;
 	struct mmsb_page *pg;
 	long size;
 	int ret;
@@ -96,38 +86,77 @@ static long mmsb_submit_one(struct mmsb_bus *bus, const void *buf, size_t len,
 		return size;
 	if (d->type != MMSB_REC_DELTA)
 		return -EINVAL;
+	ret = mmsb_submit_flush(bus, pg);
+	if (ret)
+		return ret;
 	if ((d->flags & MMSB_DELTA_CHECK_BASE) && d->base_epoch != pg->epoch)
 		return -ESTALE;
 
-	ret = mmsb_submit_flush(bus, pg, nowait);
-	if (!ret)
-		ret = mmsb_submit_runs(bus, d);
-	if (ret)
-		return ret;
 	mmsb_submit_copy(pg, d);
-	mmsb_emit(bus, pg, MMSB_DELTA_SUBMITTED, d->cause_seq);
+	e = (struct mmsb_emit) {
+		.run = mmsb_delta_runs(d),
+		.nr_runs = d->nr_runs,
+		.payload_len = d->payload_len,
+		.payload = mmsb_delta_payload(d),
+		.flags = MMSB_DELTA_SUBMITTED,
+		.cause_seq = d->cause_seq,
+		.timestamp_ns = now,
+	};
+	mmsb_emit(bus, pg, &e);
 	return size;
+}
+
+/*
+ * A write that may not block must not stop halfway for a commit, which
+ * sleeps: io_uring would take the short count for a refusal.  So it is
+ * refused whole, to be retried in a context that may block, if any page
+ * it names has pending stores.  Records are only walked here, not
+ * validated; a malformed one ends the walk and is refused when applied.
+ */
+static bool mmsb_submit_needs_flush(struct mmsb_bus *bus, const void *buf,
+				    size_t len)
+{
+	size_t off = 0;
+
+	lockdep_assert_held(&bus->lock);
+	while (len - off >= sizeof(struct mmsb_delta)) {
+		const struct mmsb_delta *d = buf + off;
+		struct mmsb_page *pg = xa_load(&bus->pages, d->page_id);
+
+		if (pg && pg->nr_dirty)
+			return true;
+		if (d->size < sizeof(*d) || d->size > len - off)
+			break;
+		off += d->size;
+	}
+	return false;
 }
 
 static ssize_t mmsb_submit(struct mmsb_bus *bus, const void *buf, size_t len,
 			   bool nowait)
 {
+	u64 now = ktime_get_real_ns();
 	size_t done = 0;
 	long ret = 0;
 
 	if (nowait) {
 		if (!mutex_trylock(&bus->lock))
 			return -EAGAIN;
+		if (mmsb_submit_needs_flush(bus, buf, len)) {
+			mutex_unlock(&bus->lock);
+			return -EAGAIN;
+		}
 	} else {
 		mutex_lock(&bus->lock);
 	}
 	while (done < len) {
-		ret = mmsb_submit_one(bus, buf + done, len - done, nowait);
+		ret = mmsb_submit_one(bus, buf + done, len - done, now);
 		if (ret < 0)
 			break;
 		done += ret;
 	}
 	mutex_unlock(&bus->lock);
+	mmsb_ring_wake(&bus->ring);
 	return done ?: ret;
 }
 
