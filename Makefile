@@ -1,0 +1,147 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Builds mmsb.ko for the installed Debian kernels and the userspace programs,
+# and runs the tests: on the host, and in a qemu guest per kernel
+# (tools/vm/run).  Each area adds its programs in its own fragments
+# (DIR/*.mk, DIR/SUB/*.mk); see the list variables below.
+#
+#   make                 module for KVER, all userspace programs
+#   make modules-all     module for every kernel with headers installed
+#   make sparse          module through sparse, failing on any warning
+#   make check           everything, all tests, "N passed, N failed"
+#   make vm CMD='...'    run CMD in the guest (KVER=..., INSMOD=0 to not
+#                        load the module first)
+#   make demo            run DEMO_CMD in the guest with the module loaded
+
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+
+# Kernels with headers, oldest first.  KVER defaults to the running kernel
+# when its headers are there, else to the newest one.
+KVERS := $(shell ls -d /lib/modules/*/build 2>/dev/null | cut -d/ -f4 | sort -V)
+ifndef KVER
+KVER := $(shell uname -r)
+ifeq ($(wildcard /lib/modules/$(KVER)/build),)
+KVER := $(or $(lastword $(KVERS)),none)
+endif
+endif
+# Kernels the guest can boot: those with headers and an image.
+VM_KVERS := $(foreach k,$(KVERS),$(if $(wildcard /boot/vmlinuz-$(k)),$(k)))
+
+USER_CFLAGS := -O2 -g -Wall -Wextra -Werror -Iinclude/uapi -Icommon
+
+# What the build.mk fragments append to (paths from the repository root):
+HOST_TESTS :=		# TAP programs run on the host
+VM_TESTS :=		# TAP programs run in the guest as root and as nobody
+VM_ROOT_TESTS :=	# TAP programs run in the guest as root only
+BENCH_VM :=		# benchmarks run in the guest
+BENCH_HOST :=		# benchmarks run on the host
+USER_BINS :=		# everything `make` builds besides the module
+
+include $(sort $(filter-out build/%,$(wildcard */*.mk */*/*.mk)))
+
+# Default recipes, so that a fragment can just list prerequisites, e.g.
+#   build/selftests/foo: selftests/foo.c selftests/harness.h
+#   build/tests/bar: LDLIBS += -luring
+# Header dependencies are tracked in build/**/*.d.
+build/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+build/%: %.c
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ \
+		$(filter %.c %.o %.a,$^) $(LDLIBS)
+
+-include $(shell find build -path build/kmod -prune -o -name '*.d' -print \
+	2>/dev/null)
+
+.PHONY: all module modules-all sparse check check-run demo demo-run vm deps \
+	clean FORCE
+
+all: module $(USER_BINS)
+
+# kbuild writes objects next to the sources, so each kernel gets a tree of
+# real directories holding links to the source files, refreshed on every
+# build: a directory link would put one kernel's objects into the sources.
+KMOD_SRCS = Kbuild $(wildcard kmod/*.[ch] common/*.[ch])
+KMOD_MAKE = $(MAKE) -C /lib/modules/$*/build M=$(CURDIR)/build/kmod/$* W=1
+
+build/kmod/%/tree: FORCE
+	@[ -d /lib/modules/$*/build ] || { echo "no headers for kernel" \
+		"'$*': run tools/deps/install as root"; exit 1; }
+	@mkdir -p $(@D)/kmod $(@D)/common
+	@find $(@D) -xtype l -delete
+	@for f in $(KMOD_SRCS); do ln -sfr "$$f" "$(@D)/$$f"; done
+	@ln -sfnr include $(@D)/include
+
+build/kmod/%/mmsb.ko: build/kmod/%/tree
+	+$(KMOD_MAKE) modules
+
+module: build/kmod/$(KVER)/mmsb.ko
+modules-all: $(foreach k,$(KVERS),build/kmod/$(k)/mmsb.ko)
+
+# C=2 checks every file, not only the ones that get rebuilt.
+build/kmod/%/sparse: build/kmod/%/tree
+	+$(KMOD_MAKE) C=2 modules 2>&1 | tee $(@D)/sparse.log
+	@! grep -E ': (warning|error):' $(@D)/sparse.log >/dev/null || \
+		{ echo "sparse: warnings in $(@D)/sparse.log"; exit 1; }
+
+sparse: build/kmod/$(KVER)/sparse
+
+# Missing Debian packages are installed as root; others are told what is
+# missing.  Recursive make after it, as the list of kernels may change.
+deps:
+	@tools/deps/install
+
+check: deps
+	@$(MAKE) --no-print-directory check-run
+
+# All logs go to build/check/: host.tap, vm-KVER.tap (what the guest
+# printed), vm-KVER.console (the whole console, kernel log included).  A
+# guest that hangs, crashes or logs a kernel warning (tools/vm/run exits
+# 125) adds a failed result of its own.
+check-run: modules-all $(USER_BINS)
+	@rm -rf build/check && mkdir -p build/check
+	@for t in $(HOST_TESTS); do tools/tap-run "$$t"; done 2>&1 | \
+		tee build/check/host.tap || true	# counted below
+	@status=0; \
+	for k in $(VM_KVERS); do \
+		tap=build/check/vm-$$k.tap; \
+		tools/vm/run --kver "$$k" --log "build/check/vm-$$k.console" -- \
+			tools/vm/selftests --all-users "$(VM_TESTS)" \
+			--root-only "$(VM_ROOT_TESTS)" 2>&1 | tee "$$tap"; \
+		rc=$$?; \
+		[ $$rc = 0 ] || status=1; \
+		{ [ $$rc != 125 ] || echo -n "not "; \
+		  echo "ok - guest-$$k-ran-without-kernel-complaints"; } | \
+			tee -a "$$tap"; \
+	done; \
+	[ -n "$(VM_KVERS)" ] || { echo "check: no kernel to boot"; status=1; }; \
+	tools/tap-summary build/check/*.tap && exit $$status
+
+DEMO_CMD ?= tools/demo.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory demo-run
+
+DEMO_KVER = $(lastword $(VM_KVERS))
+
+demo-run: build/kmod/$(DEMO_KVER)/mmsb.ko $(USER_BINS)
+	tools/vm/run --kver $(DEMO_KVER) \
+		--insmod build/kmod/$(DEMO_KVER)/mmsb.ko -- $(DEMO_CMD)
+
+INSMOD ?= 1
+
+vm: export MMSB_VM_CMD := $(value CMD)
+vm: $(if $(filter 1,$(INSMOD)),module)
+	@[ -n "$$MMSB_VM_CMD" ] || { echo "usage: make vm CMD='...'"; exit 2; }
+	tools/vm/run --kver $(KVER) \
+		$(if $(filter 1,$(INSMOD)),--insmod build/kmod/$(KVER)/mmsb.ko) \
+		-- bash -c "$$MMSB_VM_CMD"
+
+clean:
+	rm -rf build
+
+FORCE:

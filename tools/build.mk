@@ -1,0 +1,14 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# mmsb-tool, linked statically with libmmsb (build/lib/libmmsb.a, built by
+# lib/build.mk), and its VM test.  One object per tools/mmsb-tool*.c.
+
+MMSB_TOOL_OBJS := $(patsubst %.c,build/%.o,$(wildcard tools/mmsb-tool*.c))
+
+$(MMSB_TOOL_OBJS): CFLAGS += -Ilib/include
+
+build/tools/mmsb-tool: $(MMSB_TOOL_OBJS) build/lib/libmmsb.a
+	$(CC) $(USER_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ -luring -lpthread
+
+USER_BINS += build/tools/mmsb-tool
+VM_TESTS += tools/mmsb-tool-test.sh

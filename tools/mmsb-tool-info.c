@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mmsb-tool info and stats: what the module offers, and the counters of a
+ * bus and its pages.  Both attach read-only, so read permission on the bus
+ * is enough, and both count themselves among the attached files.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "mmsb-tool.h"
+
+#define PARAM_DIR "/sys/module/mmsb/parameters/"
+
+/* Exact byte counts, with a unit where that is shorter. */
+static const char *bytes_str(uint64_t v, char buf[32])
+{
+	static const char *const units[] = { "bytes", "KiB", "MiB", "GiB", "TiB" };
+	unsigned int u = 0;
+	uint64_t n = v;
+
+	while (n && !(n % 1024) && u + 1 < sizeof(units) / sizeof(units[0])) {
+		n /= 1024;
+		u++;
+	}
+	snprintf(buf, 32, "%" PRIu64 " %s", n, units[u]);
+	return buf;
+}
+
+/* Prints module parameter @name as bytes, if the module has it. */
+static void print_param(const char *label, const char *name)
+{
+	char path[128], buf[32];
+	unsigned long long v;
+	FILE *f;
+	int ok;
+
+	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	ok = fscanf(f, "%llu", &v) == 1;
+	fclose(f);
+	if (ok)
+		printf("%-14s %s\n", label, bytes_str(v, buf));
+}
+
+int tool_print_bus_info(struct mmsb_bus *bus, const char *name)
+{
+	struct mmsb_bus_info bi;
+	char b1[32], b2[32];
+	int ret;
+
+	ret = mmsb_bus_info(bus, &bi);
+	if (ret)
+		return tool_fail(ret, "bus info of '%s'", name);
+	printf("%-14s %s (id %" PRIu64 ")\n", "bus:", name,
+	       (uint64_t)bi.bus_id);
+	printf("%-14s %s\n", "backend:", mmsb_bus_backend(bus));
+	printf("%-14s %" PRIu32 " files, this one included\n", "attached:",
+	       bi.attached);
+	printf("%-14s %" PRIu64 ", %s\n", "pages:", (uint64_t)bi.nr_pages,
+	       bytes_str(bi.bytes, b1));
+	printf("%-14s %s\n", "ring:", bytes_str(bi.ring_size, b1));
+	printf("%-14s %" PRIu64 "\n", "last seq:", (uint64_t)bi.last_seq);
+	printf("%-14s %" PRIu64 "\n", "wp faults:", (uint64_t)bi.wp_faults);
+	printf("%-14s %" PRIu64 "\n", "commits:", (uint64_t)bi.commits);
+	printf("%-14s %s\n", "bytes diffed:", bytes_str(bi.bytes_diffed, b1));
+	printf("%-14s %" PRIu64 ", %s\n", "records:", (uint64_t)bi.records,
+	       bytes_str(bi.record_bytes, b2));
+	printf("%-14s %" PRIu64 "\n", "overruns:", (uint64_t)bi.overruns);
+	return TOOL_OK;
+}
+
+static int info_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ }
+	};
+	static const char *const feature_names[] = {
+		"capture", "stream", "submit",
+	};
+	struct mmsb_version v;
+	struct mmsb_bus *bus;
+	char buf[32];
+	unsigned int i;
+	int fd, opt, ret;
+
+	if ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1)
+		return tool_common_option(&cmd_info, opt);
+	if (optind != argc)
+		return tool_usage_error(&cmd_info, "no arguments expected");
+
+	fd = open(TOOL_DEVICE, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return tool_fail_no_device(-errno);
+	ret = ioctl(fd, MMSB_IOC_VERSION, &v) ? -errno : 0;
+	close(fd);
+	if (ret)
+		return tool_fail(ret, "MMSB_IOC_VERSION");
+
+	/* What tool_open_bus() asks libmmsb for. */
+	printf("%-14s device (%s)\n", "backend:", TOOL_DEVICE);
+	printf("%-14s %" PRIu64 " (mmsb-tool speaks %d)\n", "api:",
+	       (uint64_t)v.api, MMSB_API_VERSION);
+	printf("%-14s", "features:");
+	for (i = 0; i < 64; i++) {
+		if (!(v.features & (1ULL << i)))
+			continue;
+		if (i < sizeof(feature_names) / sizeof(feature_names[0]))
+			printf(" %s", feature_names[i]);
+		else
+			printf(" bit%u", i);
+	}
+	printf("\n%-14s %s\n", "max page:", bytes_str(v.max_page_size, buf));
+	printf("%-14s %s\n", "max ring:", bytes_str(v.max_ring_size, buf));
+	print_param("default ring:", "default_ring_size");
+	print_param("max bus:", "max_bus_bytes");
+	print_param("max per user:", "max_user_bytes");
+	print_param("module holds:", "bytes_held");
+
+	if (!tool_bus_name)
+		return TOOL_OK;
+	ret = tool_open_bus(&cmd_info, NULL, MMSB_OPEN_RDONLY, NULL, &bus);
+	if (ret)
+		return ret;
+	putchar('\n');
+	ret = tool_print_bus_info(bus, tool_bus_name);
+	mmsb_bus_close(bus);
+	return ret;
+}
+
+const struct tool_cmd cmd_info = {
+	.name = "info",
+	.summary = "show the module's version, features and limits (and the bus's, with --bus)",
+	.synopsis = "",
+	.options = "  -h, --help   this text",
+	.run = info_run,
+};
+
+static int print_page_row(struct mmsb_bus *bus, uint64_t id)
+{
+	struct mmsb_page_info pi;
+	int ret;
+
+	ret = mmsb_page_info(bus, id, &pi);
+	if (ret)
+		return tool_fail(ret, "page %" PRIu64, id);
+	printf("%8" PRIu64 " %12" PRIu64 " %8" PRIu64 " %5" PRIu64 " %6" PRIu64
+	       " %10" PRIu64 " %8" PRIu64 " %8" PRIu64 " %12" PRIu64
+	       " %12" PRIu64 "\n",
+	       id, (uint64_t)pi.size, (uint64_t)pi.epoch,
+	       (uint64_t)pi.map_count, (uint64_t)pi.dirty_chunks,
+	       (uint64_t)pi.wp_faults, (uint64_t)pi.commits,
+	       (uint64_t)pi.records, (uint64_t)pi.record_bytes,
+	       (uint64_t)pi.bytes_diffed);
+	return TOOL_OK;
+}
+
+/* Rows for every live page, PAGE_LIST a batch at a time. */
+static int print_all_pages(struct mmsb_bus *bus)
+{
+	uint64_t ids[256], after = 0;
+	int i, n, status = TOOL_OK;
+
+	do {
+		n = mmsb_page_list(bus, after, ids, 256);
+		if (n < 0)
+			return tool_fail(n, "listing the pages");
+		for (i = 0; i < n; i++)
+			status |= print_page_row(bus, ids[i]);
+		if (n)
+			after = ids[n - 1];
+	} while (n == 256);
+	return status;
+}
+
+static int stats_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ }
+	};
+	struct mmsb_bus *bus;
+	int i, opt, ret;
+	uint64_t id;
+
+	if ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1)
+		return tool_common_option(&cmd_stats, opt);
+	for (i = optind; i < argc; i++)
+		if (!tool_parse_id(argv[i], &id))
+			return tool_usage_error(&cmd_stats, "bad page id '%s'",
+						argv[i]);
+	ret = tool_open_bus(&cmd_stats, NULL, MMSB_OPEN_RDONLY, NULL, &bus);
+	if (ret)
+		return ret;
+	ret = tool_print_bus_info(bus, tool_bus_name);
+	printf("\n%8s %12s %8s %5s %6s %10s %8s %8s %12s %12s\n", "page",
+	       "size", "epoch", "maps", "dirty", "wp-faults", "commits",
+	       "records", "record-bytes", "bytes-diffed");
+	if (optind == argc) {
+		ret |= print_all_pages(bus);
+	} else {
+		for (i = optind; i < argc; i++) {
+			tool_parse_id(argv[i], &id);
+			ret |= print_page_row(bus, id);
+		}
+	}
+	mmsb_bus_close(bus);
+	return ret;
+}
+
+const struct tool_cmd cmd_stats = {
+	.name = "stats",
+	.summary = "show the counters of the bus and of its pages",
+	.synopsis = "[PAGE...]",
+	.options = "  PAGE         only these pages (default: every live page)\n"
+		   "  -h, --help   this text\n\n"
+		   "dirty counts 4 KiB chunks stored to since the last commit;\n"
+		   "maps counts mappings of every process.",
+	.run = stats_run,
+};
