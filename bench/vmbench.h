@@ -38,14 +38,21 @@ static inline int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* The median of @n >= 1 samples; @v is left as it was. */
 static inline double median(const double *v, int n)
 {
-	double sorted[BENCH_MAX_TRIALS];
+	double *sorted = malloc(n * sizeof(*v));
+	double m;
 
+	if (!sorted) {
+		perror("malloc");
+		exit(1);
+	}
 	memcpy(sorted, v, n * sizeof(*v));
 	qsort(sorted, n, sizeof(*v), cmp_double);
-	return n % 2 ? sorted[n / 2] :
-		       (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+	m = n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+	free(sorted);
+	return m;
 }
 
 /* Parses the -t argument; a median needs a few trials to mean anything. */

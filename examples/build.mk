@@ -1,0 +1,6 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Examples of using MMSB without libmmsb.  examples/python/mmsb.py drives
+# /dev/mmsb with the Python standard library alone; its test runs in the VM.
+
+VM_TESTS += examples/python/mmsb_python_test.py

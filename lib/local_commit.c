@@ -1,0 +1,395 @@
+// SPDX-License-Identifier: MIT OR LGPL-2.1-or-later
+/*
+ * Commit in the local backend: captured stores become delta records, as
+ * kmod/commit.c makes them, from the same diff and the same rules.
+ *
+ * Under the bus lock a commit first freezes every page it covers, then
+ * diffs each one's dirty chunks against their twins and emits one record
+ * per changed page.  With the sync and mprotect mechanisms, freezing
+ * write-protects the dirty chunks in every mapping, so a racing store
+ * faults and waits for the bus lock in the fault path: the pages are
+ * diffed at one consistent cut, as in the module.  With async capture a
+ * store never waits; freezing finds the written chunks and protects them
+ * again in one step, and since each record is copied into the permanent
+ * twin exactly as emitted, a store that races with the diff lands in this
+ * record or the next, never in neither.  The cut is then per chunk only.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "local_capture.h"
+
+void local_mark_dirty(struct local_page *pg, uint32_t first, uint32_t n)
+{
+	uint32_t idx;
+
+	for (idx = first; idx < first + n; idx++) {
+		if (local_test_bit(pg->dirty, idx))
+			continue;
+		pg->dirty[idx / 64] |= 1ULL << (idx % 64);
+		pg->dirty_idx[pg->nr_dirty++] = idx;
+	}
+}
+
+/* Async: each written chunk of a mapping was one (kernel-resolved) fault. */
+static void collect_found(struct local_map *m, uint32_t first, uint32_t n,
+			  void *arg)
+{
+	struct local_counters faults = { .wp_faults = n };
+
+	(void)arg;
+	local_mark_dirty(m->page, first, n);
+	local_count(m->page->bus, m->page, &faults);
+}
+
+void local_collect_map(struct local_map *m)
+{
+	if (local_capture->scan)
+		local_capture->scan(m, true, collect_found, NULL);
+}
+
+void local_collect(struct local_page *pg)
+{
+	struct local_map *m;
+
+	for (m = pg->maps; m; m = m->next)
+		if (!m->zapped)
+			local_collect_map(m);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Sync and mprotect: write-protects the dirty chunks in every mapping. */
+static void commit_freeze(struct local_page *pg)
+{
+	struct local_map *m;
+	uint32_t i, start;
+
+	qsort(pg->dirty_idx, pg->nr_dirty, sizeof(uint32_t), cmp_u32);
+	if (!local_capture->protect)
+		return;
+	for (m = pg->maps; m; m = m->next) {
+		if (m->zapped)
+			continue;
+		for (start = 0; start < pg->nr_dirty; start = i) {
+			for (i = start + 1; i < pg->nr_dirty; i++)
+				if (pg->dirty_idx[i] != pg->dirty_idx[i - 1] + 1)
+					break;
+			local_capture->protect(m, pg->dirty_idx[start],
+					       i - start);
+		}
+	}
+}
+
+static void commit_thaw(struct local_page *pg)
+{
+	uint32_t i;
+
+	for (i = 0; i < pg->nr_dirty; i++)
+		pg->dirty[pg->dirty_idx[i] / 64] = 0;
+	pg->nr_dirty = 0;
+}
+
+int local_runs_grow(struct local_bus *bus, uint32_t at_least)
+{
+	struct mmsb_runs *runs = &bus->runs;
+	uint32_t cap = runs->cap ? runs->cap : 1024;
+	struct mmsb_run *run;
+
+	while (cap < at_least || cap == runs->cap)
+		cap *= 2;
+	run = realloc(runs->run, (size_t)cap * sizeof(*run));
+	if (!run)
+		return -ENOMEM;
+	runs->run = run;
+	runs->cap = cap;
+	return 0;
+}
+
+/*
+ * Diffs the dirty chunks of @pg, ascending, into bus->runs.  Returns the
+ * bytes compared, or -ENOMEM if the run table cannot grow.
+ */
+static int64_t commit_diff(struct local_bus *bus, struct local_page *pg)
+{
+	struct mmsb_runs *runs = &bus->runs;
+	int64_t diffed = 0;
+	uint32_t i;
+
+	runs->nr = 0;
+	runs->payload_len = 0;
+	for (i = 0; i < pg->nr_dirty; i++) {
+		uint32_t idx = pg->dirty_idx[i];
+		uint32_t base = idx * LOCAL_CHUNK;
+		uint32_t len = local_chunk_len(pg, idx);
+		uint32_t done = 0;
+
+		while (done < len) {
+			done += mmsb_diff(runs, pg->twin + base + done,
+					  pg->data + base + done, len - done,
+					  base + done);
+			if (done < len && local_runs_grow(bus, runs->cap + 1))
+				return -ENOMEM;
+		}
+		diffed += len;
+	}
+	return diffed;
+}
+
+/* The twin takes the bytes a record says the page now has. */
+static void twin_update(struct local_ring *ring, uint64_t pos,
+			struct local_page *pg, const struct mmsb_runs *runs)
+{
+	uint32_t i;
+
+	for (i = 0; i < runs->nr; i++) {
+		uint8_t *to = pg->twin + runs->run[i].offset;
+
+		if (pos == UINT64_MAX)
+			memcpy(to, pg->data + runs->run[i].offset,
+			       runs->run[i].len);
+		else
+			local_ring_copy_out(ring, pos, to, runs->run[i].len);
+		pos += runs->run[i].len;
+	}
+}
+
+uint64_t local_emit(struct local_bus *bus, struct local_page *pg,
+		    uint16_t flags, uint64_t cause_seq)
+{
+	static const uint8_t zeros[MMSB_DELTA_ALIGN];
+	const struct mmsb_runs *runs = &bus->runs;
+	struct local_ring *ring = &bus->ring;
+	uint64_t size = mmsb_delta_record_size(runs->nr, runs->payload_len);
+	uint64_t run_bytes = (uint64_t)runs->nr * sizeof(struct mmsb_run);
+	struct mmsb_delta hdr = {
+		.size = size,
+		.type = MMSB_REC_DELTA,
+		.flags = flags,
+		.nr_runs = runs->nr,
+		.pid = getpid(),
+		.page_id = pg->id,
+		.epoch = pg->epoch + 1,
+		.base_epoch = pg->epoch,
+		.cause_seq = cause_seq,
+		.payload_len = runs->payload_len,
+	};
+	struct local_counters counted = { .records = 1, .record_bytes = size };
+	struct timespec now;
+	uint64_t pos, at;
+	uint32_t i;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	hdr.timestamp_ns = now.tv_sec * 1000000000ULL + now.tv_nsec;
+
+	pthread_mutex_lock(&ring->lock);
+	hdr.seq = ring->head_seq;
+	pos = local_ring_reserve(ring, size);
+	at = pos;
+	if (pos != UINT64_MAX) {
+		local_ring_write(ring, at, &hdr, sizeof(hdr));
+		at += sizeof(hdr);
+		local_ring_write(ring, at, runs->run, run_bytes);
+		at += run_bytes;
+		for (i = 0; i < runs->nr; i++) {
+			local_ring_write(ring, at, pg->data + runs->run[i].offset,
+					 runs->run[i].len);
+			at += runs->run[i].len;
+		}
+		local_ring_write(ring, at, zeros, pos + size - at);
+		at = pos + sizeof(hdr) + run_bytes;
+	}
+	/*
+	 * The payload was read once, from a page that async capture lets
+	 * stores reach meanwhile: the twin takes it from the ring, so that
+	 * it holds exactly what was emitted.
+	 */
+	if (local_capture->permanent_twin)
+		twin_update(ring, at, pg, runs);
+	local_ring_publish(ring, pos, size);
+	pthread_mutex_unlock(&ring->lock);
+
+	pg->epoch++;
+	local_count(bus, pg, &counted);
+	return hdr.seq;
+}
+
+/*
+ * Commits the @nr pages of @batch, in that order, under bus->lock, storing
+ * each one's record sequence (or 0) in ->commit_seq.  Returns the records
+ * emitted, or -ENOMEM when the run table could not grow: the pages not
+ * yet diffed then stay dirty, and a later commit sends their stores.
+ */
+int local_commit_batch(struct local_bus *bus, struct local_page **batch,
+		       size_t nr, uint64_t cause_seq)
+{
+	int nr_records = 0;
+	int ret = 0;
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		commit_freeze(batch[i]);
+	for (i = 0; i < nr; i++) {
+		struct local_page *pg = batch[i];
+		struct local_counters counted = {};
+		int64_t diffed;
+
+		pg->commit_seq = 0;
+		diffed = ret ? ret : commit_diff(bus, pg);
+		if (diffed < 0) {
+			ret = diffed;
+			continue;
+		}
+		counted.bytes_diffed = diffed;
+		counted.commits = !!bus->runs.nr;
+		local_count(bus, pg, &counted);
+		if (bus->runs.nr) {
+			pg->commit_seq = local_emit(bus, pg, MMSB_DELTA_CAPTURED,
+						    cause_seq);
+			nr_records++;
+		}
+		commit_thaw(pg);
+	}
+	return ret ? ret : nr_records;
+}
+
+static int commit_check(const struct mmsb_commit *c)
+{
+	if (c->flags & ~MMSB_COMMIT_FLAGS_ALL)
+		return -EINVAL;
+	if (c->flags & MMSB_COMMIT_ALL)
+		return c->ids || c->nr_ids || c->seqs ? -EINVAL : 0;
+	if (!c->nr_ids || c->nr_ids > LOCAL_COMMIT_IDS_MAX)
+		return -EINVAL;
+	return 0;
+}
+
+/* Every dirty page, ascending ids, as the module sorts COMMIT_ALL. */
+static size_t gather_all(struct local_bus *bus, struct local_page **batch)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < bus->nr_pages; i++) {
+		local_collect(bus->pages[i]);
+		if (bus->pages[i]->nr_dirty)
+			batch[n++] = bus->pages[i];
+	}
+	return n;
+}
+
+/*
+ * The dirty pages named by @ids, once each.  The module moves each dirty
+ * page to the tail of its batch as it meets it in @ids, so a page named
+ * twice goes where it was named last: gathered backwards, then reversed.
+ * Fails with nothing gathered if an id is unknown.
+ */
+static int gather_ids(struct local_bus *bus, const uint64_t *ids, uint32_t nr,
+		      struct local_page **pages, struct local_page **batch,
+		      size_t *nr_batch)
+{
+	size_t n = 0, i;
+
+	for (i = 0; i < nr; i++) {
+		pages[i] = local_page_find(bus, ids[i]);
+		if (!pages[i])
+			return -ENOENT;
+		pages[i]->commit_seq = 0;
+	}
+	for (i = nr; i-- > 0;) {
+		struct local_page *pg = pages[i];
+
+		if (pg->in_batch)
+			continue;
+		local_collect(pg);
+		if (!pg->nr_dirty)
+			continue;
+		pg->in_batch = true;
+		batch[n++] = pg;
+	}
+	for (i = 0; i < n; i++)
+		batch[i]->in_batch = false;
+	for (i = 0; i < n / 2; i++) {
+		struct local_page *t = batch[i];
+
+		batch[i] = batch[n - 1 - i];
+		batch[n - 1 - i] = t;
+	}
+	*nr_batch = n;
+	return 0;
+}
+
+int local_commit(struct mmsb_bus *bus, struct mmsb_commit *c)
+{
+	struct local_handle *h = local_handle(bus);
+	bool all = c->flags & MMSB_COMMIT_ALL;
+	const uint64_t *ids = (const uint64_t *)(uintptr_t)c->ids;
+	struct local_page **pages = NULL, **batch = NULL;
+	uint64_t *seqs = NULL, first_seq;
+	size_t nr_batch = 0, i;
+	struct local_bus *lbus;
+	int ret;
+
+	if (!h)
+		return -ENOTCONN;
+	if (!local_writable(h))
+		return -EBADF;
+	lbus = h->lbus;
+	ret = commit_check(c);
+	if (ret)
+		return ret;
+	c->nr_records = 0;
+	c->first_seq = 0;
+	c->last_seq = 0;
+	if (!all) {
+		pages = malloc(c->nr_ids * sizeof(*pages));
+		seqs = malloc(c->nr_ids * sizeof(*seqs));
+		if (!pages || !seqs) {
+			ret = -ENOMEM;
+			goto out_free;
+		}
+	}
+
+	pthread_mutex_lock(&lbus->lock);
+	batch = malloc((all ? lbus->nr_pages : c->nr_ids) * sizeof(*batch) + 1);
+	if (!batch) {
+		ret = -ENOMEM;
+		goto out_unlock;
+	}
+	first_seq = lbus->ring.head_seq;
+	if (all)
+		nr_batch = gather_all(lbus, batch);
+	else
+		ret = gather_ids(lbus, ids, c->nr_ids, pages, batch, &nr_batch);
+	if (!ret)
+		ret = local_commit_batch(lbus, batch, nr_batch, c->cause_seq);
+	for (i = 0; ret >= 0 && !all && i < c->nr_ids; i++)
+		seqs[i] = pages[i]->commit_seq;
+out_unlock:
+	pthread_mutex_unlock(&lbus->lock);
+	if (ret < 0)
+		goto out_free;
+
+	if (ret) {
+		c->nr_records = ret;
+		c->first_seq = first_seq;
+		c->last_seq = first_seq + ret - 1;
+	}
+	/* After unlocking: the array may be in a page, whose store may fault. */
+	if (c->seqs)
+		memcpy((void *)(uintptr_t)c->seqs, seqs,
+		       c->nr_ids * sizeof(*seqs));
+	ret = 0;
+out_free:
+	free(batch);
+	free(seqs);
+	free(pages);
+	return ret;
+}
