@@ -23,6 +23,7 @@
 #define _UAPI_LINUX_MMSB_H
 
 #include <linux/types.h>
+#include <linux/ioctl.h>
 
 #define MMSB_API_VERSION	1
 
