@@ -13,7 +13,7 @@
  *
  * Locking order (outermost first):
  *
- *   local_registry lock       names, every bus's @attached
+ *   registry lock (local.c)   names, every bus's @attached
  *   local_handle.write_lock   the handle's submission buffer
  *   local_handle.read_lock    the handle's stream reader (@bounce)
  *   mappings lock (rwlock)    address -> mapping (local_capture.c); taken
@@ -239,9 +239,21 @@ void local_collect_map(struct local_map *m);
 void local_collect(struct local_page *pg);
 int local_commit_batch(struct local_bus *bus, struct local_page **batch,
 		       size_t nr, uint64_t cause_seq);
+
+/* One record to emit: its runs, and their bytes or NULL for the page's. */
+struct local_emit {
+	const struct mmsb_run *run;
+	uint32_t nr_runs;
+	uint64_t payload_len;
+	const uint8_t *payload;
+	uint16_t flags;
+	uint64_t cause_seq;
+	uint64_t timestamp_ns;
+};
+
 uint64_t local_emit(struct local_bus *bus, struct local_page *pg,
-		    uint16_t flags, uint64_t cause_seq);
-int local_runs_grow(struct local_bus *bus, uint32_t at_least);
+		    const struct local_emit *e);
+uint64_t local_now_ns(void);
 int local_commit(struct mmsb_bus *bus, struct mmsb_commit *commit);
 
 /* local_submit.c */
@@ -258,6 +270,7 @@ void local_ring_write(struct local_ring *ring, uint64_t pos, const void *src,
 void local_ring_copy_out(const struct local_ring *ring, uint64_t pos,
 			 void *dst, uint64_t len);
 void local_ring_publish(struct local_ring *ring, uint64_t pos, uint64_t size);
+void local_ring_wake(struct local_ring *ring);
 ssize_t local_read(struct mmsb_bus *bus, void *buf, size_t len);
 ssize_t local_next_record_size(struct mmsb_bus *bus);
 

@@ -47,8 +47,10 @@ static void collect_found(struct local_map *m, uint32_t first, uint32_t n,
 
 void local_collect_map(struct local_map *m)
 {
-	if (local_capture->scan)
-		local_capture->scan(m, true, collect_found, NULL);
+	/* A scan cut short may have protected chunks it did not report. */
+	if (local_capture->scan &&
+	    local_capture->scan(m, true, collect_found, NULL))
+		local_mark_dirty(m->page, 0, m->page->nr);
 }
 
 void local_collect(struct local_page *pg)
@@ -67,15 +69,20 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Sync and mprotect: write-protects the dirty chunks in every mapping. */
-static void commit_freeze(struct local_page *pg)
+/*
+ * Sync and mprotect: write-protects the dirty chunks in every mapping.
+ * A chunk left writable would take later stores unseen, so a failure
+ * (-ENOMEM) must keep the page dirty.
+ */
+static int commit_freeze(struct local_page *pg)
 {
 	struct local_map *m;
 	uint32_t i, start;
+	int ret;
 
 	qsort(pg->dirty_idx, pg->nr_dirty, sizeof(uint32_t), cmp_u32);
 	if (!local_capture->protect)
-		return;
+		return 0;
 	for (m = pg->maps; m; m = m->next) {
 		if (m->zapped)
 			continue;
@@ -83,10 +90,13 @@ static void commit_freeze(struct local_page *pg)
 			for (i = start + 1; i < pg->nr_dirty; i++)
 				if (pg->dirty_idx[i] != pg->dirty_idx[i - 1] + 1)
 					break;
-			local_capture->protect(m, pg->dirty_idx[start],
-					       i - start);
+			ret = local_capture->protect(m, pg->dirty_idx[start],
+						     i - start);
+			if (ret)
+				return ret;
 		}
 	}
+	return 0;
 }
 
 static void commit_thaw(struct local_page *pg)
@@ -98,14 +108,12 @@ static void commit_thaw(struct local_page *pg)
 	pg->nr_dirty = 0;
 }
 
-int local_runs_grow(struct local_bus *bus, uint32_t at_least)
+static int runs_grow(struct local_bus *bus)
 {
 	struct mmsb_runs *runs = &bus->runs;
-	uint32_t cap = runs->cap ? runs->cap : 1024;
+	uint32_t cap = runs->cap ? 2 * runs->cap : 1024;
 	struct mmsb_run *run;
 
-	while (cap < at_least || cap == runs->cap)
-		cap *= 2;
 	run = realloc(runs->run, (size_t)cap * sizeof(*run));
 	if (!run)
 		return -ENOMEM;
@@ -136,7 +144,7 @@ static int64_t commit_diff(struct local_bus *bus, struct local_page *pg)
 			done += mmsb_diff(runs, pg->twin + base + done,
 					  pg->data + base + done, len - done,
 					  base + done);
-			if (done < len && local_runs_grow(bus, runs->cap + 1))
+			if (done < len && runs_grow(bus))
 				return -ENOMEM;
 		}
 		diffed += len;
@@ -144,51 +152,85 @@ static int64_t commit_diff(struct local_bus *bus, struct local_page *pg)
 	return diffed;
 }
 
-/* The twin takes the bytes a record says the page now has. */
-static void twin_update(struct local_ring *ring, uint64_t pos,
-			struct local_page *pg, const struct mmsb_runs *runs)
+uint64_t local_now_ns(void)
 {
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return now.tv_sec * 1000000000ULL + now.tv_nsec;
+}
+
+/*
+ * The twin takes the bytes the record says the page now has: from the
+ * ring at @pos, or, for a record too large to store, from its source.
+ */
+static void twin_update(struct local_ring *ring, uint64_t pos,
+			struct local_page *pg, const struct local_emit *e)
+{
+	const uint8_t *src = e->payload;
 	uint32_t i;
 
-	for (i = 0; i < runs->nr; i++) {
-		uint8_t *to = pg->twin + runs->run[i].offset;
+	for (i = 0; i < e->nr_runs; i++) {
+		uint8_t *to = pg->twin + e->run[i].offset;
+		uint32_t len = e->run[i].len;
 
-		if (pos == UINT64_MAX)
-			memcpy(to, pg->data + runs->run[i].offset,
-			       runs->run[i].len);
-		else
-			local_ring_copy_out(ring, pos, to, runs->run[i].len);
-		pos += runs->run[i].len;
+		if (pos != UINT64_MAX) {
+			local_ring_copy_out(ring, pos, to, len);
+			pos += len;
+		} else if (src) {
+			memcpy(to, src, len);
+			src += len;
+		} else {
+			memcpy(to, pg->data + e->run[i].offset, len);
+		}
 	}
 }
 
+/* Copies the bytes of @e's runs into the ring: given, or the page's. */
+static void ring_write_payload(struct local_ring *ring, uint64_t pos,
+			       struct local_page *pg, const struct local_emit *e)
+{
+	uint32_t i;
+
+	if (e->payload) {
+		local_ring_write(ring, pos, e->payload, e->payload_len);
+		return;
+	}
+	for (i = 0; i < e->nr_runs; i++) {
+		local_ring_write(ring, pos, pg->data + e->run[i].offset,
+				 e->run[i].len);
+		pos += e->run[i].len;
+	}
+}
+
+/*
+ * Appends the record @e describes to the ring and moves @pg to its next
+ * epoch; captured and submitted deltas alike.  Readers are woken by the
+ * caller (local_ring_wake()), once for all the records it emits.  Returns
+ * the record's sequence.  Under bus->lock.
+ */
 uint64_t local_emit(struct local_bus *bus, struct local_page *pg,
-		    uint16_t flags, uint64_t cause_seq)
+		    const struct local_emit *e)
 {
 	static const uint8_t zeros[MMSB_DELTA_ALIGN];
-	const struct mmsb_runs *runs = &bus->runs;
 	struct local_ring *ring = &bus->ring;
-	uint64_t size = mmsb_delta_record_size(runs->nr, runs->payload_len);
-	uint64_t run_bytes = (uint64_t)runs->nr * sizeof(struct mmsb_run);
+	uint64_t size = mmsb_delta_record_size(e->nr_runs, e->payload_len);
+	uint64_t run_bytes = (uint64_t)e->nr_runs * sizeof(struct mmsb_run);
 	struct mmsb_delta hdr = {
 		.size = size,
 		.type = MMSB_REC_DELTA,
-		.flags = flags,
-		.nr_runs = runs->nr,
+		.flags = e->flags,
+		.nr_runs = e->nr_runs,
 		.pid = getpid(),
 		.page_id = pg->id,
 		.epoch = pg->epoch + 1,
 		.base_epoch = pg->epoch,
-		.cause_seq = cause_seq,
-		.payload_len = runs->payload_len,
+		.timestamp_ns = e->timestamp_ns,
+		.cause_seq = e->cause_seq,
+		.payload_len = e->payload_len,
 	};
 	struct local_counters counted = { .records = 1, .record_bytes = size };
-	struct timespec now;
 	uint64_t pos, at;
-	uint32_t i;
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	hdr.timestamp_ns = now.tv_sec * 1000000000ULL + now.tv_nsec;
 
 	pthread_mutex_lock(&ring->lock);
 	hdr.seq = ring->head_seq;
@@ -197,23 +239,19 @@ uint64_t local_emit(struct local_bus *bus, struct local_page *pg,
 	if (pos != UINT64_MAX) {
 		local_ring_write(ring, at, &hdr, sizeof(hdr));
 		at += sizeof(hdr);
-		local_ring_write(ring, at, runs->run, run_bytes);
+		local_ring_write(ring, at, e->run, run_bytes);
 		at += run_bytes;
-		for (i = 0; i < runs->nr; i++) {
-			local_ring_write(ring, at, pg->data + runs->run[i].offset,
-					 runs->run[i].len);
-			at += runs->run[i].len;
-		}
-		local_ring_write(ring, at, zeros, pos + size - at);
-		at = pos + sizeof(hdr) + run_bytes;
+		ring_write_payload(ring, at, pg, e);
+		local_ring_write(ring, at + e->payload_len, zeros,
+				 pos + size - at - e->payload_len);
 	}
 	/*
-	 * The payload was read once, from a page that async capture lets
-	 * stores reach meanwhile: the twin takes it from the ring, so that
-	 * it holds exactly what was emitted.
+	 * A payload read from the page was read once, from a page that async
+	 * capture lets stores reach meanwhile: the twin takes it from the
+	 * ring, so that it holds exactly what was emitted.
 	 */
 	if (local_capture->permanent_twin)
-		twin_update(ring, at, pg, runs);
+		twin_update(ring, at, pg, e);
 	local_ring_publish(ring, pos, size);
 	pthread_mutex_unlock(&ring->lock);
 
@@ -224,19 +262,23 @@ uint64_t local_emit(struct local_bus *bus, struct local_page *pg,
 
 /*
  * Commits the @nr pages of @batch, in that order, under bus->lock, storing
- * each one's record sequence (or 0) in ->commit_seq.  Returns the records
- * emitted, or -ENOMEM when the run table could not grow: the pages not
- * yet diffed then stay dirty, and a later commit sends their stores.
+ * each one's record sequence (or 0) in ->commit_seq; all its records
+ * carry one timestamp.  The caller wakes the ring's readers.  Returns the
+ * records emitted, or -ENOMEM when the run table could not grow (the pages
+ * not yet diffed then stay dirty, and a later commit sends their stores)
+ * or a page could not be write-protected (then every page stays dirty).
  */
 int local_commit_batch(struct local_bus *bus, struct local_page **batch,
 		       size_t nr, uint64_t cause_seq)
 {
+	uint64_t now = local_now_ns();
 	int nr_records = 0;
 	int ret = 0;
 	size_t i;
 
-	for (i = 0; i < nr; i++)
-		commit_freeze(batch[i]);
+	/* A page that cannot be frozen fails the batch: every page stays dirty. */
+	for (i = 0; i < nr && !ret; i++)
+		ret = commit_freeze(batch[i]);
 	for (i = 0; i < nr; i++) {
 		struct local_page *pg = batch[i];
 		struct local_counters counted = {};
@@ -252,8 +294,16 @@ int local_commit_batch(struct local_bus *bus, struct local_page **batch,
 		counted.commits = !!bus->runs.nr;
 		local_count(bus, pg, &counted);
 		if (bus->runs.nr) {
-			pg->commit_seq = local_emit(bus, pg, MMSB_DELTA_CAPTURED,
-						    cause_seq);
+			struct local_emit e = {
+				.run = bus->runs.run,
+				.nr_runs = bus->runs.nr,
+				.payload_len = bus->runs.payload_len,
+				.flags = MMSB_DELTA_CAPTURED,
+				.cause_seq = cause_seq,
+				.timestamp_ns = now,
+			};
+
+			pg->commit_seq = local_emit(bus, pg, &e);
 			nr_records++;
 		}
 		commit_thaw(pg);
@@ -376,6 +426,8 @@ out_unlock:
 	pthread_mutex_unlock(&lbus->lock);
 	if (ret < 0)
 		goto out_free;
+	if (ret)
+		local_ring_wake(&lbus->ring);
 
 	if (ret) {
 		c->nr_records = ret;

@@ -12,10 +12,11 @@
  * is never stored and counts as lost for every reader.
  *
  * Each handle has an eventfd for poll(2), nonzero while the handle has a
- * record to read: publishing a record signals every handle that was not
- * signaled yet, and a read that catches up drains it, both under the ring
- * lock.  A blocked mmsb_read() waits on a condition variable instead, so
- * that it needs no system call to wake.
+ * record to read: once a call has published its records it wakes the
+ * readers (local_ring_wake()), which signals every handle that is behind
+ * and not signaled yet, and a read that catches up drains it, both under
+ * the ring lock.  A blocked mmsb_read() waits on a condition variable
+ * instead, so that it needs no system call to wake.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -116,8 +117,6 @@ uint64_t local_ring_reserve(struct local_ring *ring, uint64_t size)
 
 void local_ring_publish(struct local_ring *ring, uint64_t pos, uint64_t size)
 {
-	struct local_handle *h;
-
 	if (pos == UINT64_MAX) {
 		/* Too large for the ring: lost to every reader. */
 		ring->tail = ring->head;
@@ -126,13 +125,21 @@ void local_ring_publish(struct local_ring *ring, uint64_t pos, uint64_t size)
 		ring->head = pos + size;
 	}
 	ring->head_seq++;
+}
+
+void local_ring_wake(struct local_ring *ring)
+{
+	struct local_handle *h;
+
+	pthread_mutex_lock(&ring->lock);
 	for (h = ring->readers; h; h = h->next_reader) {
-		if (!h->signaled) {
+		if (!h->signaled && h->next_seq != ring->head_seq) {
 			eventfd_write(h->efd, 1);
 			h->signaled = true;
 		}
 	}
 	pthread_cond_broadcast(&ring->moved);
+	pthread_mutex_unlock(&ring->lock);
 }
 
 static void overrun_record(const struct local_handle *h,

@@ -8,9 +8,12 @@
  * before it, or the reason if it was the first.
  *
  * Uncommitted stores to the target page are committed first, so their
- * record precedes the submitted one.  With the sync and mprotect
- * mechanisms every chunk of the page is then write-protected, so a store
- * racing with the apply waits for the bus lock, as in the module.
+ * record precedes the submitted one and MMSB_DELTA_CHECK_BASE compares
+ * against the epoch they made.  With the sync and mprotect mechanisms
+ * every chunk of the page is then write-protected, so a store racing with
+ * the apply waits for the bus lock, as in the module.  The record streams
+ * with the bytes it carries, all records of one write with one timestamp,
+ * and readers are woken once per write.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -30,22 +33,16 @@ static int submit_flush(struct local_bus *bus, struct local_page *pg)
 	return ret < 0 ? ret : 0;
 }
 
-/* Makes bus->runs a copy of the record's run table, for local_emit(). */
-static int submit_runs(struct local_bus *bus, const struct mmsb_delta *d)
-{
-	if (bus->runs.cap < d->nr_runs && local_runs_grow(bus, d->nr_runs))
-		return -ENOMEM;
-	memcpy(bus->runs.run, mmsb_delta_runs(d),
-	       (size_t)d->nr_runs * sizeof(struct mmsb_run));
-	bus->runs.nr = d->nr_runs;
-	bus->runs.payload_len = d->payload_len;
-	return 0;
-}
-
-/* Applies the record at @buf; returns its size or why it was refused. */
-static long submit_one(struct local_bus *bus, const void *buf, size_t len)
+/*
+ * Applies the record at @buf, stamped @now; returns its size or why it was
+ * refused.  Pending stores are committed before the base epoch is compared,
+ * so a compare-and-apply sees them as the change they are.
+ */
+static long submit_one(struct local_bus *bus, const void *buf, size_t len,
+		       uint64_t now)
 {
 	const struct mmsb_delta *d = buf;
+	struct local_emit e;
 	struct local_page *pg;
 	long size;
 	int ret;
@@ -60,16 +57,23 @@ static long submit_one(struct local_bus *bus, const void *buf, size_t len)
 		return size;
 	if (d->type != MMSB_REC_DELTA)
 		return -EINVAL;
+	ret = submit_flush(bus, pg);
+	if (ret)
+		return ret;
 	if ((d->flags & MMSB_DELTA_CHECK_BASE) && d->base_epoch != pg->epoch)
 		return -ESTALE;
 
-	ret = submit_flush(bus, pg);
-	if (!ret)
-		ret = submit_runs(bus, d);
-	if (ret)
-		return ret;
 	mmsb_delta_apply(pg->data, d);
-	local_emit(bus, pg, MMSB_DELTA_SUBMITTED, d->cause_seq);
+	e = (struct local_emit) {
+		.run = mmsb_delta_runs(d),
+		.nr_runs = d->nr_runs,
+		.payload_len = d->payload_len,
+		.payload = mmsb_delta_payload(d),
+		.flags = MMSB_DELTA_SUBMITTED,
+		.cause_seq = d->cause_seq,
+		.timestamp_ns = now,
+	};
+	local_emit(bus, pg, &e);
 	return size;
 }
 
@@ -98,6 +102,7 @@ ssize_t local_write(struct mmsb_bus *bus, const void *buf, size_t len)
 	struct local_bus *lbus;
 	size_t done = 0;
 	long ret = 0;
+	uint64_t now;
 	void *copy;
 
 	if (!h)
@@ -121,14 +126,16 @@ ssize_t local_write(struct mmsb_bus *bus, const void *buf, size_t len)
 	 * and @buf may be memory another thread is writing.
 	 */
 	memcpy(copy, buf, len);
+	now = local_now_ns();
 	pthread_mutex_lock(&lbus->lock);
 	while (done < len) {
-		ret = submit_one(lbus, (uint8_t *)copy + done, len - done);
+		ret = submit_one(lbus, (uint8_t *)copy + done, len - done, now);
 		if (ret < 0)
 			break;
 		done += ret;
 	}
 	pthread_mutex_unlock(&lbus->lock);
+	local_ring_wake(&lbus->ring);
 out_unlock:
 	pthread_mutex_unlock(&h->write_lock);
 	return done ? (ssize_t)done : ret;

@@ -5,7 +5,7 @@
  * in order and stream flagged SUBMITTED; the first one refused ends the
  * write, which returns the bytes applied before it or the reason; pending
  * stores to the page are committed first; CHECK_BASE is a compare-and-swap
- * on the epoch (ESTALE); the length must be nonzero, a multiple of 8 and
+ * on the epoch those stores made (ESTALE); the length must be nonzero, a multiple of 8 and
  * at most 128 MiB; a read-only handle may not submit.
  */
 #define _GNU_SOURCE
@@ -84,6 +84,7 @@ TEST(pending_stores_are_committed_before_the_record)
 	struct lib_stream *ls = malloc(sizeof(*ls));
 	const struct mmsb_delta *d;
 	uint64_t buf[64], id;
+	struct mmsb_delta *rec = (void *)buf;
 	__u8 *p;
 
 	ASSERT_NE(NULL, ls);
@@ -103,6 +104,19 @@ TEST(pending_stores_are_committed_before_the_record)
 	/* The submitted bytes are the new pre-image: storing them is no change. */
 	lib_poke(p, 100, 9);
 	EXPECT_EQ(0, mmsb_commit(bus, id, NULL));
+
+	/* CHECK_BASE is compared with the epoch the pending stores make. */
+	lib_poke(p, 200, 1);
+	rec_fill(buf, id, 300, 8, 3);
+	rec->flags = MMSB_DELTA_CHECK_BASE;
+	rec->base_epoch = 2;
+	EXPECT_EQ(-ESTALE, mmsb_submit(bus, rec));
+	d = lib_next(ls);
+	EXPECT_EQ(MMSB_DELTA_CAPTURED, d->flags);
+	EXPECT_EQ(3, d->epoch);
+	rec->base_epoch = 3;
+	EXPECT_EQ(0, mmsb_submit(bus, rec));
+	EXPECT_EQ(4, lib_next(ls)->epoch);
 	free(ls);
 	mmsb_bus_close(bus);
 }
