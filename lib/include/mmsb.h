@@ -3,15 +3,18 @@
  * libmmsb: the C API of the Memory-Mapped State Bus.
  *
  * A struct mmsb_bus is one attachment to a named bus: an open file of
- * /dev/mmsb.  Pages are allocated and mapped through it; plain stores into
- * a mapping become delta records at the next commit; every attachment
- * reads the bus's records from its own cursor and may submit records too.
+ * /dev/mmsb, or, with the local backend, a bus inside this process
+ * (Documentation/local-backend.md).  Pages are allocated and mapped through
+ * it; plain stores into a mapping become delta records at the next commit;
+ * every attachment reads the bus's records from its own cursor and may
+ * submit records too.
  *
  * Conventions, as liburing's: functions return 0 or a count on success and
  * a negative errno on failure, never -1 with errno set; mmsb_strerror()
- * names an error.  Handles are opaque.  There is no global state; a handle
- * may be used by several threads at once except where a function says
- * otherwise.  The record format is the kernel's (struct mmsb_delta in
+ * names an error.  Handles are opaque.  The only global state is the local
+ * backend's registry of in-process buses by name, which is what lets two
+ * threads attach to one local bus.  A handle may be used by several threads
+ * at once except where a function says otherwise.  The record format is the kernel's (struct mmsb_delta in
  * <linux/mmsb.h>; Documentation/delta-format.md).
  */
 #ifndef LIBMMSB_H
