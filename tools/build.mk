@@ -1,14 +1,19 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # mmsb-tool, linked statically with libmmsb (build/lib/libmmsb.a, built by
-# lib/build.mk), and its VM test.  One object per tools/mmsb-tool*.c.
+# lib/build.mk), and its tests: the device in the VM, and demo --local and
+# info without the module on the host (and in the VM).  One object per
+# tools/mmsb-tool*.c.
 
 MMSB_TOOL_OBJS := $(patsubst %.c,build/%.o,$(wildcard tools/mmsb-tool*.c))
 
 $(MMSB_TOOL_OBJS): CFLAGS += -Ilib/include
+# info prints the local backend's fixed limits from the library's header.
+build/tools/mmsb-tool-info.o: CFLAGS += -Ilib
 
 build/tools/mmsb-tool: $(MMSB_TOOL_OBJS) build/lib/libmmsb.a
 	$(CC) $(USER_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ -luring -lpthread
 
 USER_BINS += build/tools/mmsb-tool
-VM_TESTS += tools/mmsb-tool-test.sh
+VM_TESTS += tools/mmsb-tool-test.sh tools/mmsb-tool-local-test.sh
+HOST_TESTS += tools/mmsb-tool-local-test.sh

@@ -10,6 +10,10 @@
  * its own.  The writer prints everything: its stores and commits, what the
  * engine reports of each wave (over a pipe, so that one process prints and
  * the lines come in order), and every record of the stream, with timings.
+ *
+ * With --local the bus is libmmsb's local backend, which lives inside one
+ * process, so the engine is a thread with its own attachment instead of a
+ * child.  engine_start() and engine_stop() are the only places that differ.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -17,8 +21,10 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -31,6 +37,8 @@
 
 /* How long the writer waits for the engine or the stream before giving up. */
 #define DEMO_TIMEOUT_MS		5000
+/* How often the engine thread looks at its stop flag. */
+#define ENGINE_POLL_MS		100
 /* The bus is fresh and the demo short: every seq it sees is below this. */
 #define DEMO_MAX_SEQ		64
 #define DEMO_SHOWN_BYTES	40
@@ -44,11 +52,17 @@ struct engine_report {
 
 struct demo {
 	const char *name;
+	bool local;			/* --local: the engine is a thread */
 	struct mmsb_bus *bus;		/* the writer's attachment */
 	uint64_t a, b, c;		/* page ids */
 	unsigned char *pa;		/* the writer's mapping of A */
 	size_t size;
-	pid_t engine;
+	bool engine_started;
+	pid_t engine_pid;		/* the engine process, without --local */
+	pthread_t engine_thread;	/* the engine thread, with --local */
+	atomic_bool engine_stop;	/* tells the engine thread to return */
+	char engine_desc[32];		/* "pid N" or "a thread" */
+	int engine_fd;			/* write end of the engine's reports */
 	int report_fd;			/* read end of the engine's reports */
 	struct timespec start;
 	uint64_t seen;			/* the newest seq printed */
@@ -83,6 +97,17 @@ say(const struct demo *d, const char *who, const char *fmt, ...)
 	va_end(ap);
 	putchar('\n');
 	fflush(stdout);
+}
+
+static unsigned int backend_flag(const struct demo *d)
+{
+	return d->local ? MMSB_OPEN_LOCAL : MMSB_OPEN_DEVICE;
+}
+
+/* Who keeps the counters that the "module" lines show. */
+static const char *backend_who(const struct demo *d)
+{
+	return d->local ? "libmmsb" : "module";
 }
 
 static const char *page_name(const struct demo *d, uint64_t id)
@@ -124,32 +149,32 @@ static int recompute_counts(void *ctx, uint64_t child, void *out, size_t size,
 	return 0;
 }
 
-static void engine_report(int fd, int error, const struct mmsb_wave_result *w)
+/* Returns 0, or -EPIPE when the writer is no longer listening. */
+static int engine_report(int fd, int error, const struct mmsb_wave_result *w)
 {
 	struct engine_report r = { .error = error };
 
 	if (w)
 		r.wave = *w;
 	/* Smaller than PIPE_BUF, so one write is one whole report. */
-	if (write(fd, &r, sizeof(r)) != sizeof(r))
-		_exit(TOOL_FAIL);
+	return write(fd, &r, sizeof(r)) == sizeof(r) ? 0 : -EPIPE;
 }
 
 /*
- * The second process: attaches on its own, builds the graph, says it is
- * ready and runs waves until the writer kills it.  Waves that only saw the
- * engine's own records coming back (all "known") are not reported.
+ * The engine: attaches on its own, builds the graph, says it is ready and
+ * runs waves until the writer stops it (a thread: the stop flag; a
+ * process: SIGTERM) or something fails.  Waves that only saw the engine's
+ * own records coming back (all "known") are not reported.  Returns 0 or a
+ * negative errno.
  */
-static void __attribute__((noreturn)) engine_main(struct demo *d, int fd)
+static int engine_run(struct demo *d)
 {
 	struct mmsb_wave_result w;
-	struct mmsb_graph *g;
-	struct mmsb_bus *bus;
+	struct mmsb_graph *g = NULL;
+	struct mmsb_bus *bus = NULL;
 	int ret;
 
-	/* Its copy of the writer's attachment is not the engine's to use. */
-	mmsb_bus_close(d->bus);
-	ret = mmsb_bus_open(&bus, d->name, MMSB_OPEN_DEVICE, NULL);
+	ret = mmsb_bus_open(&bus, d->name, backend_flag(d), NULL);
 	if (!ret)
 		ret = mmsb_graph_new(bus, &g);
 	if (!ret)
@@ -160,15 +185,78 @@ static void __attribute__((noreturn)) engine_main(struct demo *d, int fd)
 		ret = mmsb_graph_add_edge(g, d->b, d->c, MMSB_EDGE_DATA);
 	if (!ret)
 		ret = mmsb_graph_set_recompute(g, d->c, recompute_counts, NULL);
-	engine_report(fd, ret, NULL);
-	while (ret >= 0) {
-		ret = mmsb_graph_run_once(g, -1, &w);
+	if (engine_report(d->engine_fd, ret, NULL))
+		ret = -EPIPE;
+	while (!ret && !atomic_load(&d->engine_stop)) {
+		ret = mmsb_graph_run_once(g, ENGINE_POLL_MS, &w);
 		if (ret < 0)
-			engine_report(fd, ret, NULL);
+			engine_report(d->engine_fd, ret, NULL);
 		else if (w.records > w.known)
-			engine_report(fd, 0, &w);
+			ret = engine_report(d->engine_fd, 0, &w);
+		else
+			ret = 0;
 	}
-	_exit(TOOL_FAIL);
+	if (g)
+		mmsb_graph_free(g);
+	if (bus)
+		mmsb_bus_close(bus);
+	return ret;
+}
+
+static void *engine_thread(void *arg)
+{
+	engine_run(arg);
+	return NULL;
+}
+
+/* Starts the engine as a thread (--local) or as a child process. */
+static int engine_start(struct demo *d)
+{
+	int ret;
+
+	if (d->local) {
+		snprintf(d->engine_desc, sizeof(d->engine_desc), "a thread");
+		ret = -pthread_create(&d->engine_thread, NULL, engine_thread, d);
+		if (ret)
+			return tool_fail(ret, "starting the engine thread");
+		d->engine_started = true;
+		return TOOL_OK;
+	}
+	fflush(stdout);
+	d->engine_pid = fork();
+	if (d->engine_pid < 0)
+		return tool_fail(-errno, "fork");
+	if (!d->engine_pid) {
+		/* Its copy of the writer's attachment is not the engine's. */
+		mmsb_bus_close(d->bus);
+		close(d->report_fd);
+		_exit(engine_run(d) ? TOOL_FAIL : TOOL_OK);
+	}
+	/* Only the child writes: the writer sees EOF if the engine dies. */
+	close(d->engine_fd);
+	d->engine_fd = -1;
+	snprintf(d->engine_desc, sizeof(d->engine_desc), "pid %d",
+		 (int)d->engine_pid);
+	d->engine_started = true;
+	return TOOL_OK;
+}
+
+/*
+ * A thread is told to return and joined: cancelling it could leave a
+ * library lock held.  A process is killed.
+ */
+static void engine_stop(struct demo *d)
+{
+	if (!d->engine_started)
+		return;
+	if (d->local) {
+		atomic_store(&d->engine_stop, true);
+		pthread_join(d->engine_thread, NULL);
+	} else {
+		kill(d->engine_pid, SIGTERM);
+		waitpid(d->engine_pid, NULL, 0);
+	}
+	d->engine_started = false;
 }
 
 /* Waits for the engine's next report; TOOL_OK or TOOL_FAIL. */
@@ -183,14 +271,17 @@ static int wait_report(struct demo *d, struct engine_report *r)
 	if (n != sizeof(*r))
 		return tool_fail(n < 0 ? -errno : -EPIPE, "the engine's report");
 	if (r->error)
-		return tool_fail(r->error, "the engine (pid %d) stopped", (int)d->engine);
+		return tool_fail(r->error, "the engine (%s) stopped", d->engine_desc);
 	return TOOL_OK;
 }
 
 static void print_record(struct demo *d, const struct mmsb_delta *rec)
 {
-	const char *who = rec->pid == (uint32_t)getpid() ? "writer" :
-			  rec->pid == (uint32_t)d->engine ? "engine" : "other";
+	/*
+	 * Only the engine's records have a cause; with --local, the pid is
+	 * the same for both.
+	 */
+	const char *who = rec->cause_seq ? "engine" : "writer";
 	char cause[64] = "";
 
 	if (rec->type != MMSB_REC_DELTA) {
@@ -261,7 +352,7 @@ static int step(struct demo *d, const char *text)
 	ret = mmsb_page_info(d->bus, d->a, &pi);
 	if (ret)
 		return tool_fail(ret, "page info of A");
-	say(d, "module", "A has %" PRIu64 " dirty 4 KiB chunk(s); write-protect "
+	say(d, backend_who(d), "A has %" PRIu64 " dirty 4 KiB chunk(s); write-protect "
 	    "faults so far: %" PRIu64, (uint64_t)pi.dirty_chunks,
 	    (uint64_t)pi.wp_faults);
 
@@ -308,7 +399,7 @@ static int print_pages(struct demo *d)
 	unsigned int i;
 	int ret;
 
-	say(d, "module", "page  epoch  wp-faults  commits  records  record-bytes");
+	say(d, backend_who(d), "page  epoch  wp-faults  commits  records  record-bytes");
 	for (i = 0; i < 3; i++) {
 		ret = mmsb_page_info(d->bus, ids[i], &pi);
 		if (ret)
@@ -328,11 +419,17 @@ static int setup(struct demo *d)
 	struct engine_report r;
 	int pipefd[2], ret;
 
-	/* The device backend: a local bus would not reach the engine. */
-	ret = mmsb_bus_open(&d->bus, d->name, MMSB_OPEN_DEVICE |
+	/*
+	 * Without --local, the device backend: a local bus would not reach
+	 * the engine process.
+	 */
+	ret = mmsb_bus_open(&d->bus, d->name, backend_flag(d) |
 			    MMSB_OPEN_CREATE | MMSB_OPEN_EXCL, NULL);
-	if (ret == -ENOENT)
-		return tool_fail_no_device(ret);
+	if (ret == -ENOENT && !d->local) {
+		tool_fail_no_device(ret);
+		fprintf(stderr, "mmsb-tool: without it: mmsb-tool demo --local\n");
+		return TOOL_FAIL;
+	}
 	if (ret)
 		return tool_fail(ret, "creating bus '%s'", d->name);
 	ret = mmsb_page_alloc(d->bus, 4096, &d->a);
@@ -348,21 +445,16 @@ static int setup(struct demo *d)
 
 	if (pipe2(pipefd, O_CLOEXEC))
 		return tool_fail(-errno, "pipe");
-	fflush(stdout);
-	d->engine = fork();
-	if (d->engine < 0)
-		return tool_fail(-errno, "fork");
-	if (!d->engine) {
-		close(pipefd[0]);
-		engine_main(d, pipefd[1]);
-	}
-	close(pipefd[1]);
 	d->report_fd = pipefd[0];
+	d->engine_fd = pipefd[1];
+	ret = engine_start(d);
+	if (ret)
+		return ret;
 	ret = wait_report(d, &r);
 	if (ret)
 		return ret;
-	say(d, "engine", "pid %d attached on its own and reads the stream: "
-	    "B = upper(A), C = counts(B)", (int)d->engine);
+	say(d, "engine", "%s attached on its own and reads the stream: "
+	    "B = upper(A), C = counts(B)", d->engine_desc);
 
 	ret = mmsb_page_map(d->bus, d->a, (void **)&d->pa, &d->size);
 	if (ret)
@@ -373,6 +465,7 @@ static int setup(struct demo *d)
 static int demo_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
+		{ "local", no_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -381,13 +474,17 @@ static int demo_run(int argc, char **argv)
 		"Jello World",	/* B changes one byte, C not at all */
 		"Jello World",	/* nothing changes: no record */
 	};
-	struct demo d = { .report_fd = -1, .cap = 64 << 10 };
+	struct demo d = { .report_fd = -1, .engine_fd = -1, .cap = 64 << 10 };
 	char name[MMSB_BUS_NAME_MAX];
+	const char *party;
 	unsigned int i;
 	int opt, ret;
 
-	if ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1)
-		return tool_common_option(&cmd_demo, opt);
+	while ((opt = getopt_long(argc, argv, "lh", opts, NULL)) != -1) {
+		if (opt != 'l')
+			return tool_common_option(&cmd_demo, opt);
+		d.local = true;
+	}
 	if (optind != argc)
 		return tool_usage_error(&cmd_demo, "no arguments expected");
 	snprintf(name, sizeof(name), "mmsb-demo-%d", (int)getpid());
@@ -396,11 +493,14 @@ static int demo_run(int argc, char **argv)
 	if (!d.buf)
 		return tool_fail(-ENOMEM, "record buffer");
 
-	printf("MMSB demo: two processes share the pages A, B and C of one bus.\n"
+	party = d.local ? "thread" : "process";
+	printf("MMSB demo: two %s%s share the pages A, B and C of one bus.\n"
 	       "The writer stores text into A and commits; the engine, a second\n"
-	       "process, keeps B = upper(A) and C = counts(B) with libmmsb's\n"
+	       "%s, keeps B = upper(A) and C = counts(B) with libmmsb's\n"
 	       "propagation engine.  Every change becomes a delta record that\n"
-	       "holds exactly the bytes that changed.\n\n");
+	       "holds exactly the bytes that changed.\n%s\n", party,
+	       d.local ? "s" : "es", party, d.local ?
+	       "The bus is libmmsb's local backend: no module, one process.\n" : "");
 	clock_gettime(CLOCK_MONOTONIC, &d.start);
 	ret = setup(&d);
 	for (i = 0; !ret && i < sizeof(texts) / sizeof(texts[0]); i++) {
@@ -412,10 +512,9 @@ static int demo_run(int argc, char **argv)
 		ret = print_pages(&d);
 	}
 
-	if (d.engine > 0) {
-		kill(d.engine, SIGTERM);
-		waitpid(d.engine, NULL, 0);
-	}
+	engine_stop(&d);
+	if (d.engine_fd >= 0)
+		close(d.engine_fd);
 	if (d.report_fd >= 0)
 		close(d.report_fd);
 	if (d.bus) {
@@ -430,9 +529,11 @@ static int demo_run(int argc, char **argv)
 const struct tool_cmd cmd_demo = {
 	.name = "demo",
 	.summary = "show two processes, stores, commits, the stream and a propagating chain",
-	.synopsis = "",
-	.options = "  -h, --help   this text\n\n"
-		   "Needs nothing but the module: it makes its own bus (named by --bus,\n"
-		   "default mmsb-demo-PID) and removes it at the end.",
+	.synopsis = "[--local]",
+	.options = "  -l, --local  libmmsb's local backend, no module: the engine is a\n"
+		   "               thread, since a local bus lives inside one process\n"
+		   "  -h, --help   this text\n\n"
+		   "Needs nothing but the module (or, with --local, nothing): it makes its\n"
+		   "own bus (named by --bus, default mmsb-demo-PID) and removes it at the end.",
 	.run = demo_run,
 };

@@ -2,7 +2,8 @@
 /*
  * mmsb-tool info and stats: what the module offers, and the counters of a
  * bus and its pages.  Both attach read-only, so read permission on the bus
- * is enough, and both count themselves among the attached files.
+ * is enough, and both count themselves among the attached files.  Without
+ * the module, info shows what libmmsb's local backend offers instead.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +12,11 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+/*
+ * The local backend's limits are fixed when libmmsb is built, and
+ * mmsb-tool links it statically: its private header states them exactly.
+ */
+#include "local.h"
 #include "mmsb-tool.h"
 
 #define PARAM_DIR "/sys/module/mmsb/parameters/"
@@ -75,19 +81,74 @@ int tool_print_bus_info(struct mmsb_bus *bus, const char *name)
 	return TOOL_OK;
 }
 
+static void print_features(uint64_t features)
+{
+	static const char *const feature_names[] = {
+		"capture", "stream", "submit",
+	};
+	unsigned int i;
+
+	printf("%-14s", "features:");
+	for (i = 0; i < 64; i++) {
+		if (!(features & (1ULL << i)))
+			continue;
+		if (i < sizeof(feature_names) / sizeof(feature_names[0]))
+			printf(" %s", feature_names[i]);
+		else
+			printf(" bit%u", i);
+	}
+	putchar('\n');
+}
+
+/* What tool_open_bus() asks libmmsb for: the module behind @fd. */
+static int print_device_info(int fd)
+{
+	struct mmsb_version v;
+	char buf[32];
+
+	if (ioctl(fd, MMSB_IOC_VERSION, &v))
+		return tool_fail(-errno, "MMSB_IOC_VERSION");
+	printf("%-14s device (%s)\n", "backend:", TOOL_DEVICE);
+	printf("%-14s %" PRIu64 " (mmsb-tool speaks %d)\n", "api:",
+	       (uint64_t)v.api, MMSB_API_VERSION);
+	print_features(v.features);
+	printf("%-14s %s\n", "max page:", bytes_str(v.max_page_size, buf));
+	printf("%-14s %s\n", "max ring:", bytes_str(v.max_ring_size, buf));
+	print_param("default ring:", "default_ring_size");
+	print_param("max bus:", "max_bus_bytes");
+	print_param("max per user:", "max_user_bytes");
+	print_param("module holds:", "bytes_held");
+	return TOOL_OK;
+}
+
+/*
+ * No module: what `demo --local` and programs that let libmmsb choose get
+ * instead.  Its limits are the module's defaults, and cannot be changed.
+ */
+static void print_local_info(void)
+{
+	char buf[32];
+
+	printf("%-14s local (no %s; a bus lives inside one process)\n",
+	       "backend:", TOOL_DEVICE);
+	printf("%-14s %d\n", "api:", MMSB_API_VERSION);
+	print_features(MMSB_FEAT_CAPTURE | MMSB_FEAT_STREAM | MMSB_FEAT_SUBMIT);
+	printf("%-14s %s\n", "max page:", bytes_str(LOCAL_MAX_PAGE_SIZE, buf));
+	printf("%-14s %s\n", "max ring:", bytes_str(LOCAL_MAX_RING_SIZE, buf));
+	printf("%-14s %s\n", "default ring:",
+	       bytes_str(LOCAL_DEFAULT_RING_SIZE, buf));
+	printf("%-14s %s\n", "max bus:", bytes_str(LOCAL_MAX_BUS_BYTES, buf));
+	printf("%-14s %s\n", "max per proc:",
+	       bytes_str(LOCAL_MAX_USER_BYTES, buf));
+}
+
 static int info_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
-	static const char *const feature_names[] = {
-		"capture", "stream", "submit",
-	};
-	struct mmsb_version v;
 	struct mmsb_bus *bus;
-	char buf[32];
-	unsigned int i;
 	int fd, opt, ret;
 
 	if ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1)
@@ -96,35 +157,19 @@ static int info_run(int argc, char **argv)
 		return tool_usage_error(&cmd_info, "no arguments expected");
 
 	fd = open(TOOL_DEVICE, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return tool_fail_no_device(-errno);
-	ret = ioctl(fd, MMSB_IOC_VERSION, &v) ? -errno : 0;
-	close(fd);
-	if (ret)
-		return tool_fail(ret, "MMSB_IOC_VERSION");
-
-	/* What tool_open_bus() asks libmmsb for. */
-	printf("%-14s device (%s)\n", "backend:", TOOL_DEVICE);
-	printf("%-14s %" PRIu64 " (mmsb-tool speaks %d)\n", "api:",
-	       (uint64_t)v.api, MMSB_API_VERSION);
-	printf("%-14s", "features:");
-	for (i = 0; i < 64; i++) {
-		if (!(v.features & (1ULL << i)))
-			continue;
-		if (i < sizeof(feature_names) / sizeof(feature_names[0]))
-			printf(" %s", feature_names[i]);
-		else
-			printf(" bit%u", i);
+	ret = fd < 0 ? -errno : 0;
+	/* Where libmmsb, left to choose, falls back to the local backend. */
+	if (ret == -ENOENT || ret == -ENXIO || ret == -ENODEV) {
+		print_local_info();
+		/* No bus of the local backend outlives the command that made it. */
+		return tool_bus_name ? tool_fail_no_device(ret) : TOOL_OK;
 	}
-	printf("\n%-14s %s\n", "max page:", bytes_str(v.max_page_size, buf));
-	printf("%-14s %s\n", "max ring:", bytes_str(v.max_ring_size, buf));
-	print_param("default ring:", "default_ring_size");
-	print_param("max bus:", "max_bus_bytes");
-	print_param("max per user:", "max_user_bytes");
-	print_param("module holds:", "bytes_held");
-
-	if (!tool_bus_name)
-		return TOOL_OK;
+	if (ret)
+		return tool_fail_no_device(ret);
+	ret = print_device_info(fd);
+	close(fd);
+	if (ret || !tool_bus_name)
+		return ret;
 	ret = tool_open_bus(&cmd_info, NULL, MMSB_OPEN_RDONLY, NULL, &bus);
 	if (ret)
 		return ret;
@@ -138,7 +183,8 @@ const struct tool_cmd cmd_info = {
 	.name = "info",
 	.summary = "show the module's version, features and limits (and the bus's, with --bus)",
 	.synopsis = "",
-	.options = "  -h, --help   this text",
+	.options = "  -h, --help   this text\n\n"
+		   "Without the module, shows libmmsb's local backend and its fixed limits.",
 	.run = info_run,
 };
 
