@@ -29,13 +29,8 @@ $(CUDA_SAN_TESTS): build/cuda/tests/%_asan: cuda/tests/%.c \
 		-fsanitize=address,undefined -fno-sanitize-recover=all \
 		-fno-omit-frame-pointer -o $@ $(filter %.c,$^)
 
-# mmsb_submit_records() links against libmmsb; built here so that it
-# always compiles, linked by whoever submits.
-build/cuda/submit.o: cuda/submit.c cuda/include/mmsb_cuda.h lib/include/mmsb.h
-build/cuda/submit.o: CFLAGS += $(CUDA_CFLAGS) -Ilib/include
-
 HOST_TESTS += $(CUDA_CPU_TESTS) $(CUDA_SAN_TESTS)
-USER_BINS += $(CUDA_CPU_TESTS) $(CUDA_SAN_TESTS) build/cuda/submit.o
+USER_BINS += $(CUDA_CPU_TESTS) $(CUDA_SAN_TESTS)
 
 ifneq ($(shell command -v nvcc),)
 NVCC := nvcc
@@ -69,3 +64,14 @@ build/cuda/bench/gpu_bench: build/cuda/bench/gpu_bench.o $(CUDA_OBJS)
 HOST_TESTS += build/cuda/tests/gpu_test
 USER_BINS += build/cuda/tests/gpu_test build/cuda/bench/gpu_bench
 endif
+
+# The CPU ends of the GPU paths, mmsb_submit_records() included, against a
+# bus of libmmsb's local backend.
+build/cuda/tests/bus_test: cuda/tests/bus_test.c cuda/submit.c \
+	cuda/tests/cuda_test.h $(CUDA_CPU_SRCS) $(CUDA_HDRS) selftests/harness.h \
+	build/lib/libmmsb.a
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) $(CUDA_CFLAGS) -Ilib/include -Iselftests \
+		-o $@ $(filter %.c,$^) build/lib/libmmsb.a -luring -pthread
+HOST_TESTS += build/cuda/tests/bus_test
+USER_BINS += build/cuda/tests/bus_test
