@@ -80,6 +80,7 @@ static struct mmsb_bus *mmsb_bus_create(const struct mmsb_attach *arg)
 	xa_init(&bus->pages);
 	bus->next_page_id = 1;
 	INIT_LIST_HEAD(&bus->dirty);
+	INIT_LIST_HEAD(&bus->twin_pool);
 	atomic64_set(&bus->overruns, 0);
 	bus->id = mmsb_next_bus_id++;
 	mmsb_held_add(sizeof(*bus));
@@ -94,6 +95,7 @@ static void mmsb_bus_destroy(struct kref *ref)
 	mutex_unlock(&mmsb_buses_lock);
 
 	mmsb_bus_free_pages(bus);
+	mmsb_bus_free_twins(bus);
 	xa_destroy(&bus->pages);
 	mmsb_ring_destroy(&bus->ring);
 	if (bus->runs.cap) {

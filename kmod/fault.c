@@ -72,11 +72,10 @@ static void mmsb_page_dirty_chunk(struct mmsb_page *pg, u32 idx)
 	struct page *twin;
 
 	lockdep_assert_held(&bus->lock);
-	twin = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_NOWARN | __GFP_NORETRY);
+	twin = mmsb_twin_get(bus);
 	if (twin) {
 		copy_highpage(twin, pg->chunks[idx]);
 		pg->twins[idx] = twin;
-		mmsb_held_add(PAGE_SIZE);
 	}
 	__set_bit(idx, pg->dirty);
 	pg->dirty_idx[pg->nr_dirty++] = idx;

@@ -41,6 +41,7 @@
 #define MMSB_COMMIT_IDS_MAX	65536
 #define MMSB_PAGE_LIST_MAX	65536	/* ids returned by one PAGE_LIST */
 #define MMSB_WRITE_MAX		(128U << 20)	/* bytes of one write(2) */
+#define MMSB_TWIN_POOL_MAX	1024	/* spare twins a bus keeps */
 
 /* Module parameters (main.c). */
 extern unsigned long mmsb_max_page_size;
@@ -92,6 +93,8 @@ struct mmsb_bus {
 	u64 bytes;			/* page memory charged to the bus, under @lock */
 	struct list_head dirty;		/* pages with dirty chunks, under @lock */
 	struct mmsb_runs runs;		/* commit's scratch, under @lock */
+	struct list_head twin_pool;	/* spare twins (page->lru), under @lock */
+	unsigned int nr_pooled;		/* pages on @twin_pool */
 	struct mmsb_counters stats;	/* under @lock */
 	atomic64_t overruns;
 	unsigned int attached;		/* under mmsb_buses_lock */
@@ -162,6 +165,8 @@ struct mmsb_page *mmsb_page_get_by_offset(pgoff_t pgoff);
 void mmsb_page_put(struct mmsb_page *pg);
 void mmsb_bus_free_pages(struct mmsb_bus *bus);
 void mmsb_page_drop_twins(struct mmsb_page *pg);
+struct page *mmsb_twin_get(struct mmsb_bus *bus);
+void mmsb_bus_free_twins(struct mmsb_bus *bus);
 
 /* fault.c */
 int mmsb_ch_mmap(struct file *file, struct vm_area_struct *vma);

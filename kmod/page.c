@@ -219,19 +219,66 @@ out_uncharge_bus:
 	return ret;
 }
 
+/*
+ * Twins come from, and go back to, a small pool per bus: every commit
+ * frees as many as the next round of first stores allocates, and the
+ * fault path is cheaper without the page allocator.  Pooled pages stay
+ * counted in bytes_held until the bus goes.
+ */
+struct page *mmsb_twin_get(struct mmsb_bus *bus)
+{
+	struct page *twin;
+
+	lockdep_assert_held(&bus->lock);
+	twin = list_first_entry_or_null(&bus->twin_pool, struct page, lru);
+	if (twin) {
+		list_del(&twin->lru);
+		bus->nr_pooled--;
+		return twin;
+	}
+	twin = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_NOWARN | __GFP_NORETRY);
+	if (twin)
+		mmsb_held_add(PAGE_SIZE);
+	return twin;
+}
+
+static void mmsb_twin_put(struct mmsb_bus *bus, struct page *twin)
+{
+	if (bus->nr_pooled < MMSB_TWIN_POOL_MAX) {
+		list_add(&twin->lru, &bus->twin_pool);
+		bus->nr_pooled++;
+		return;
+	}
+	__free_page(twin);
+	mmsb_held_add(-(s64)PAGE_SIZE);
+}
+
+/* The bus is going away: nothing can take a twin any more. */
+void mmsb_bus_free_twins(struct mmsb_bus *bus)
+{
+	struct page *twin, *next;
+
+	list_for_each_entry_safe(twin, next, &bus->twin_pool, lru) {
+		list_del(&twin->lru);
+		__free_page(twin);
+	}
+	mmsb_held_add(-(s64)bus->nr_pooled * PAGE_SIZE);
+	bus->nr_pooled = 0;
+}
+
 /* Discards uncommitted stores: drops every twin and the dirty state. */
 void mmsb_page_drop_twins(struct mmsb_page *pg)
 {
+	struct mmsb_bus *bus = pg->bus;
 	u32 i;
 
-	lockdep_assert_held(&pg->bus->lock);
+	lockdep_assert_held(&bus->lock);
 	for (i = 0; i < pg->nr_dirty; i++) {
 		u32 idx = pg->dirty_idx[i];
 
 		if (pg->twins[idx]) {
-			__free_page(pg->twins[idx]);
+			mmsb_twin_put(bus, pg->twins[idx]);
 			pg->twins[idx] = NULL;
-			mmsb_held_add(-(s64)PAGE_SIZE);
 		}
 		__clear_bit(idx, pg->dirty);
 	}
