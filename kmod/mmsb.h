@@ -109,6 +109,7 @@ struct mmsb_bus {
  */
 struct mmsb_page {
 	struct kref ref;		/* the id table's, and one per VMA */
+	struct rcu_head rcu;		/* offset lookups run under RCU */
 	struct mmsb_bus *bus;
 	u64 id;
 	u64 size;			/* bytes */

@@ -80,7 +80,8 @@ static void mmsb_page_free_memory(struct mmsb_page *pg)
 	kvfree(pg->twins);
 	bitmap_free(pg->dirty);
 	kvfree(pg->dirty_idx);
-	kfree(pg);
+	/* mmsb_page_get_by_offset() may still be looking at ->ref. */
+	kfree_rcu(pg, rcu);
 }
 
 static struct mmsb_page *mmsb_page_create(struct mmsb_bus *bus, u64 size)
