@@ -256,6 +256,17 @@ long mmsb_delta_validate(const void *buf, __u64 len, __u64 page_size)
 	return d->size;
 }
 
+long mmsb_delta_validate_submission(const void *buf, __u64 len,
+				    __u64 page_size)
+{
+	const struct mmsb_delta *d = buf;
+	long size = mmsb_delta_validate(buf, len, page_size);
+
+	if (size >= 0 && d->type != MMSB_REC_DELTA)
+		return -EINVAL;
+	return size;
+}
+
 void mmsb_delta_apply(void *page, const struct mmsb_delta *d)
 {
 	const struct mmsb_run *run = mmsb_delta_runs(d);

@@ -85,6 +85,15 @@ bool mmsb_runs_add(struct mmsb_runs *out, __u32 base, __u32 len);
 long mmsb_delta_validate(const void *buf, __u64 len, __u64 page_size);
 
 /*
+ * Check a record offered for submission to a page of @page_size bytes: as
+ * mmsb_delta_validate(), and -EINVAL unless it is a DELTA record (OVERRUN
+ * records only ever come from a reader's cursor).  Returns its size.  The
+ * module and the local backend both admit records through this.
+ */
+long mmsb_delta_validate_submission(const void *buf, __u64 len,
+				    __u64 page_size);
+
+/*
  * Apply a record that mmsb_delta_validate() accepted to the @page_size
  * bytes at @page (contiguous memory).  The kernel, whose pages are not
  * contiguous, walks the runs itself with mmsb_delta_runs/payload.

@@ -81,11 +81,9 @@ static long mmsb_submit_one(struct mmsb_bus *bus, const void *buf, size_t len,
 	pg = xa_load(&bus->pages, d->page_id);
 	if (!pg)
 		return -ENOENT;
-	size = mmsb_delta_validate(buf, len, pg->size);
+	size = mmsb_delta_validate_submission(buf, len, pg->size);
 	if (size < 0)
 		return size;
-	if (d->type != MMSB_REC_DELTA)
-		return -EINVAL;
 	ret = mmsb_submit_flush(bus, pg);
 	if (ret)
 		return ret;

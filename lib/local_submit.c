@@ -3,8 +3,8 @@
  * Submission in the local backend: write(2) of kmod/submit.c, rule for
  * rule.  A write carries whole records back to back; they are applied in
  * order under the bus lock, each validated in full (by the shared
- * mmsb_delta_validate()) before any byte of it is applied; the first one
- * refused ends the write, which returns the bytes of the records applied
+ * mmsb_delta_validate_submission()) before any byte of it is applied; the
+ * first one refused ends the write, which returns the bytes of the records applied
  * before it, or the reason if it was the first.
  *
  * Uncommitted stores to the target page are committed first, so their
@@ -52,11 +52,9 @@ static long submit_one(struct local_bus *bus, const void *buf, size_t len,
 	pg = local_page_find(bus, d->page_id);
 	if (!pg)
 		return -ENOENT;
-	size = mmsb_delta_validate(buf, len, pg->size);
+	size = mmsb_delta_validate_submission(buf, len, pg->size);
 	if (size < 0)
 		return size;
-	if (d->type != MMSB_REC_DELTA)
-		return -EINVAL;
 	ret = submit_flush(bus, pg);
 	if (ret)
 		return ret;

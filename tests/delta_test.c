@@ -506,6 +506,7 @@ struct record_case {
 	struct poke poke[5];
 	int64_t cut;		/* bytes fewer than BASE_SIZE handed over */
 	bool unbounded;		/* page_size 0 instead of 4096 */
+	bool submission;	/* mmsb_delta_validate_submission() */
 };
 
 static long validate_case(const struct record_case *rc)
@@ -532,7 +533,8 @@ static long validate_case(const struct record_case *rc)
 	/* An exact copy, so that reading past @len is caught. */
 	exact = xmalloc(len);
 	memcpy(exact, buf, len);
-	ret = mmsb_delta_validate(exact, len, rc->unbounded ? 0 : PAGE);
+	ret = (rc->submission ? mmsb_delta_validate_submission :
+	       mmsb_delta_validate)(exact, len, rc->unbounded ? 0 : PAGE);
 	free(exact);
 	free(buf);
 	return ret;
@@ -556,6 +558,15 @@ VALIDATE_TEST(accepts_an_overrun_record, sizeof(struct mmsb_delta),
 	      .poke = { POKE(type, MMSB_REC_OVERRUN), POKE(flags, 0),
 			POKE(nr_runs, 0), POKE(payload_len, 0),
 			POKE(size, sizeof(struct mmsb_delta)) })
+
+VALIDATE_TEST(submission_accepts_a_delta, BASE_SIZE, .submission = true)
+VALIDATE_TEST(submission_refuses_an_overrun_record, -EINVAL,
+	      .poke = { POKE(type, MMSB_REC_OVERRUN), POKE(flags, 0),
+			POKE(nr_runs, 0), POKE(payload_len, 0),
+			POKE(size, sizeof(struct mmsb_delta)) },
+	      .submission = true)
+VALIDATE_TEST(submission_keeps_the_validation_errors, -ERANGE,
+	      .poke = { POKE_RUN(1, offset, PAGE) }, .submission = true)
 
 VALIDATE_TEST(rejects_an_empty_buffer, -EMSGSIZE, .cut = BASE_SIZE)
 VALIDATE_TEST(rejects_a_truncated_header, -EMSGSIZE,
