@@ -160,22 +160,23 @@ static void mmsb_ring_write_chunks(struct mmsb_ring *ring, u64 pos,
 
 /*
  * Appends the record @e describes to the ring and moves @pg to its next
- * epoch; captured and submitted deltas alike.  Readers are woken by the
- * caller, once for all the records it emits.  Returns the sequence.
+ * epoch; captured and submitted deltas alike.  The caller holds ring->lock
+ * (a submission holds it across many records) and wakes the readers once
+ * for all the records it emits.  Returns the sequence.
  */
 u64 mmsb_emit(struct mmsb_bus *bus, struct mmsb_page *pg,
 	      const struct mmsb_emit *e)
 {
 	struct mmsb_ring *ring = &bus->ring;
 	u64 size = mmsb_delta_record_size(e->nr_runs, e->payload_len);
-	u64 run_bytes = (u64)e->nr_runs * sizeof(struct mmsb_run);
 	static const u8 zeros[MMSB_DELTA_ALIGN];
 	struct mmsb_delta hdr = {
 		.size = size,
 		.type = MMSB_REC_DELTA,
 		.flags = e->flags,
 		.nr_runs = e->nr_runs,
-		.pid = task_tgid_vnr(current),
+		.pid = e->pid,
+		.seq = ring->head_seq,
 		.page_id = pg->id,
 		.epoch = pg->epoch + 1,
 		.base_epoch = pg->epoch,
@@ -183,32 +184,34 @@ u64 mmsb_emit(struct mmsb_bus *bus, struct mmsb_page *pg,
 		.cause_seq = e->cause_seq,
 		.payload_len = e->payload_len,
 	};
-	struct mmsb_counters counted = { .records = 1, .record_bytes = size };
 	u64 pos;
 
 	lockdep_assert_held(&bus->lock);
-	mutex_lock(&ring->lock);
-	hdr.seq = ring->head_seq;
+	lockdep_assert_held(&ring->lock);
 	pos = mmsb_ring_reserve(ring, size);
 	if (pos != U64_MAX) {
-		u64 at = pos;
+		u64 at = pos + sizeof(hdr);
 
-		mmsb_ring_write(ring, at, &hdr, sizeof(hdr));
-		at += sizeof(hdr);
-		mmsb_ring_write(ring, at, e->run, run_bytes);
-		at += run_bytes;
-		if (e->payload)
-			mmsb_ring_write(ring, at, e->payload, e->payload_len);
-		else
+		mmsb_ring_write(ring, pos, &hdr, sizeof(hdr));
+		if (e->body) {
+			mmsb_ring_write(ring, at, e->body, size - sizeof(hdr));
+		} else {
+			u64 run_bytes = (u64)e->nr_runs * sizeof(*e->run);
+
+			mmsb_ring_write(ring, at, e->run, run_bytes);
+			at += run_bytes;
 			mmsb_ring_write_chunks(ring, at, pg, e);
-		at += e->payload_len;
-		mmsb_ring_write(ring, at, zeros, pos + size - at);
+			at += e->payload_len;
+			mmsb_ring_write(ring, at, zeros, pos + size - at);
+		}
 	}
 	mmsb_ring_publish(ring, pos, size);
-	mutex_unlock(&ring->lock);
 
 	pg->epoch++;
-	mmsb_bus_count(bus, pg, &counted);
+	pg->stats.records++;
+	pg->stats.record_bytes += size;
+	bus->stats.records++;
+	bus->stats.record_bytes += size;
 	return hdr.seq;
 }
 
@@ -222,7 +225,7 @@ static int mmsb_commit_gather(struct mmsb_bus *bus, const u64 *ids, u32 nr,
 	u32 i;
 
 	for (i = 0; i < nr; i++) {
-		pages[i] = xa_load(&bus->pages, ids[i]);
+		pages[i] = mmsb_bus_page(bus, ids[i]);
 		if (!pages[i])
 			return -ENOENT;
 		pages[i]->commit_seq = 0;
@@ -254,6 +257,7 @@ int mmsb_commit_batch(struct mmsb_bus *bus, struct list_head *batch,
 		      u64 cause_seq)
 {
 	u64 now = ktime_get_real_ns();
+	u32 pid = task_tgid_vnr(current);
 	struct mmsb_page *pg, *next;
 	int nr_records = 0;
 	int ret = 0;
@@ -284,11 +288,14 @@ int mmsb_commit_batch(struct mmsb_bus *bus, struct list_head *batch,
 				.payload_len = bus->runs.payload_len,
 				.flags = MMSB_DELTA_CAPTURED |
 					 (full ? MMSB_DELTA_FULL : 0),
+				.pid = pid,
 				.cause_seq = cause_seq,
 				.timestamp_ns = now,
 			};
 
+			mutex_lock(&bus->ring.lock);
 			pg->commit_seq = mmsb_emit(bus, pg, &e);
+			mutex_unlock(&bus->ring.lock);
 			nr_records++;
 		}
 		mmsb_commit_thaw(pg);

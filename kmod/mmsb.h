@@ -88,6 +88,11 @@ struct mmsb_bus {
 
 	struct mutex lock;
 	struct xarray pages;		/* page id -> struct mmsb_page */
+	/*
+	 * A direct-mapped cache of @pages, by id, for the lookup every
+	 * submitted record makes; a slot is NULL or a live page.  Under @lock.
+	 */
+	struct mmsb_page *page_cache[64];
 	u64 next_page_id;		/* under @lock */
 	u64 nr_pages;			/* live ids, under @lock */
 	u64 bytes;			/* page memory charged to the bus, under @lock */
@@ -164,6 +169,7 @@ int mmsb_ctrl_page_info(struct mmsb_bus *bus, struct mmsb_page_info *arg);
 int mmsb_ctrl_page_list(struct mmsb_bus *bus, struct mmsb_page_list *arg);
 struct mmsb_page *mmsb_page_get_by_offset(pgoff_t pgoff);
 void mmsb_page_put(struct mmsb_page *pg);
+struct mmsb_page *mmsb_bus_page(struct mmsb_bus *bus, u64 id);
 void mmsb_bus_free_pages(struct mmsb_bus *bus);
 void mmsb_page_drop_twins(struct mmsb_page *pg);
 struct page *mmsb_twin_get(struct mmsb_bus *bus);
@@ -176,13 +182,19 @@ int mmsb_ch_mmap(struct file *file, struct vm_area_struct *vma);
 int mmsb_ctrl_commit(struct mmsb_bus *bus, struct mmsb_commit *arg);
 int mmsb_commit_batch(struct mmsb_bus *bus, struct list_head *batch,
 		      u64 cause_seq);
-/* One record to emit: its runs, and their bytes or NULL for the page's. */
+/* One record to emit. */
 struct mmsb_emit {
 	const struct mmsb_run *run;
 	u32 nr_runs;
 	u64 payload_len;
-	const u8 *payload;
+	/*
+	 * What follows the header of a submitted record, already validated:
+	 * its runs, payload and zero padding, copied as one block.  NULL
+	 * takes the runs from @run and their bytes from the page.
+	 */
+	const void *body;
 	u16 flags;
+	u32 pid;
 	u64 cause_seq;
 	u64 timestamp_ns;
 };

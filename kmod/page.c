@@ -287,6 +287,26 @@ void mmsb_page_drop_twins(struct mmsb_page *pg)
 	list_del_init(&pg->dirty_node);
 }
 
+static struct mmsb_page **mmsb_page_cache_slot(struct mmsb_bus *bus, u64 id)
+{
+	return &bus->page_cache[id % ARRAY_SIZE(bus->page_cache)];
+}
+
+/* The live page @id of @bus, or NULL. */
+struct mmsb_page *mmsb_bus_page(struct mmsb_bus *bus, u64 id)
+{
+	struct mmsb_page **slot = mmsb_page_cache_slot(bus, id);
+	struct mmsb_page *pg = *slot;
+
+	lockdep_assert_held(&bus->lock);
+	if (pg && pg->id == id)
+		return pg;
+	pg = xa_load(&bus->pages, id);
+	if (pg)
+		*slot = pg;
+	return pg;
+}
+
 /*
  * Unpublishes @pg (under bus->lock): the id and the offset stop resolving
  * and faults start failing.  The caller then calls mmsb_page_zap().
@@ -297,6 +317,8 @@ static void mmsb_page_kill(struct mmsb_page *pg)
 
 	lockdep_assert_held(&bus->lock);
 	xa_erase(&bus->pages, pg->id);
+	if (*mmsb_page_cache_slot(bus, pg->id) == pg)
+		*mmsb_page_cache_slot(bus, pg->id) = NULL;
 	bus->nr_pages--;
 	xa_erase(&mmsb_handles, pg->pgoff >> MMSB_OFFSET_SHIFT);
 	pg->dead = true;
@@ -328,7 +350,7 @@ int mmsb_ctrl_page_free(struct mmsb_bus *bus, struct mmsb_page_free *arg)
 		return -EINVAL;
 
 	mutex_lock(&bus->lock);
-	pg = xa_load(&bus->pages, arg->page_id);
+	pg = mmsb_bus_page(bus, arg->page_id);
 	if (!pg) {
 		mutex_unlock(&bus->lock);
 		return -ENOENT;
@@ -361,7 +383,7 @@ int mmsb_ctrl_page_info(struct mmsb_bus *bus, struct mmsb_page_info *arg)
 	struct mmsb_page *pg;
 
 	mutex_lock(&bus->lock);
-	pg = xa_load(&bus->pages, arg->page_id);
+	pg = mmsb_bus_page(bus, arg->page_id);
 	if (!pg) {
 		mutex_unlock(&bus->lock);
 		return -ENOENT;

@@ -52,7 +52,8 @@ void mmsb_ring_write(struct mmsb_ring *ring, u64 pos, const void *src, u64 len)
 
 	lockdep_assert_held(&ring->lock);
 	memcpy(ring->buf + at, src, first);
-	memcpy(ring->buf, src + first, len - first);
+	if (first < len)
+		memcpy(ring->buf, src + first, len - first);
 }
 
 static u32 mmsb_ring_record_size(const struct mmsb_ring *ring, u64 pos)

@@ -21,11 +21,16 @@
 #include <linux/highmem.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
+#include <linux/sched.h>
 #include <linux/timekeeping.h>
 
 #include "mmsb.h"
 
-/* Commits the stores pending on @pg, if any, ahead of a submission. */
+/*
+ * Commits the stores pending on @pg, if any, ahead of a submission.  The
+ * submission holds ring->lock; the commit locks pages, which rank above
+ * it, and takes it itself.
+ */
 static int mmsb_submit_flush(struct mmsb_bus *bus, struct mmsb_page *pg)
 {
 	LIST_HEAD(batch);
@@ -34,7 +39,9 @@ static int mmsb_submit_flush(struct mmsb_bus *bus, struct mmsb_page *pg)
 	if (!pg->nr_dirty)
 		return 0;
 	list_move_tail(&pg->dirty_node, &batch);
+	mutex_unlock(&bus->ring.lock);
 	ret = mmsb_commit_batch(bus, &batch, 0);
+	mutex_lock(&bus->ring.lock);
 	return ret < 0 ? ret : 0;
 }
 
@@ -62,15 +69,14 @@ static void mmsb_submit_copy(struct mmsb_page *pg, const struct mmsb_delta *d)
 }
 
 /*
- * Applies the record at @buf, stamped @now; returns its size or why it was
- * refused.  Pending stores are committed before the base epoch is compared,
- * so a compare-and-apply sees them as the change they are.
+ * Applies the record at @buf, emitting it as @e says; returns its size or
+ * why it was refused.  Pending stores are committed before the base epoch
+ * is compared, so a compare-and-apply sees them as the change they are.
  */
 static long mmsb_submit_one(struct mmsb_bus *bus, const void *buf, size_t len,
-			    u64 now)
+			    struct mmsb_emit *e)
 {
 	const struct mmsb_delta *d = buf;
-	struct mmsb_emit e;
 	struct mmsb_page *pg;
 	long size;
 	int ret;
@@ -78,7 +84,7 @@ static long mmsb_submit_one(struct mmsb_bus *bus, const void *buf, size_t len,
 	lockdep_assert_held(&bus->lock);
 	if (len < sizeof(*d))
 		return -EMSGSIZE;
-	pg = xa_load(&bus->pages, d->page_id);
+	pg = mmsb_bus_page(bus, d->page_id);
 	if (!pg)
 		return -ENOENT;
 	size = mmsb_delta_validate_submission(buf, len, pg->size);
@@ -91,16 +97,12 @@ static long mmsb_submit_one(struct mmsb_bus *bus, const void *buf, size_t len,
 		return -ESTALE;
 
 	mmsb_submit_copy(pg, d);
-	e = (struct mmsb_emit) {
-		.run = mmsb_delta_runs(d),
-		.nr_runs = d->nr_runs,
-		.payload_len = d->payload_len,
-		.payload = mmsb_delta_payload(d),
-		.flags = MMSB_DELTA_SUBMITTED,
-		.cause_seq = d->cause_seq,
-		.timestamp_ns = now,
-	};
-	mmsb_emit(bus, pg, &e);
+	e->run = mmsb_delta_runs(d);
+	e->nr_runs = d->nr_runs;
+	e->payload_len = d->payload_len;
+	e->body = e->run;
+	e->cause_seq = d->cause_seq;
+	mmsb_emit(bus, pg, e);
 	return size;
 }
 
@@ -119,7 +121,7 @@ static bool mmsb_submit_needs_flush(struct mmsb_bus *bus, const void *buf,
 	lockdep_assert_held(&bus->lock);
 	while (len - off >= sizeof(struct mmsb_delta)) {
 		const struct mmsb_delta *d = buf + off;
-		struct mmsb_page *pg = xa_load(&bus->pages, d->page_id);
+		struct mmsb_page *pg = mmsb_bus_page(bus, d->page_id);
 
 		if (pg && pg->nr_dirty)
 			return true;
@@ -130,10 +132,21 @@ static bool mmsb_submit_needs_flush(struct mmsb_bus *bus, const void *buf,
 	return false;
 }
 
+/*
+ * Records emitted under one hold of ring->lock: enough to make its cost
+ * vanish per record, few enough that readers are not kept waiting.
+ */
+#define MMSB_SUBMIT_BURST	64
+
 static ssize_t mmsb_submit(struct mmsb_bus *bus, const void *buf, size_t len,
 			   bool nowait)
 {
-	u64 now = ktime_get_real_ns();
+	struct mmsb_emit e = {
+		.flags = MMSB_DELTA_SUBMITTED,
+		.pid = task_tgid_vnr(current),
+		.timestamp_ns = ktime_get_real_ns(),
+	};
+	unsigned int burst = 0;
 	size_t done = 0;
 	long ret = 0;
 
@@ -147,12 +160,21 @@ static ssize_t mmsb_submit(struct mmsb_bus *bus, const void *buf, size_t len,
 	} else {
 		mutex_lock(&bus->lock);
 	}
+	mutex_lock(&bus->ring.lock);
 	while (done < len) {
-		ret = mmsb_submit_one(bus, buf + done, len - done, now);
+		ret = mmsb_submit_one(bus, buf + done, len - done, &e);
 		if (ret < 0)
 			break;
 		done += ret;
+		if (++burst == MMSB_SUBMIT_BURST && done < len) {
+			mutex_unlock(&bus->ring.lock);
+			mmsb_ring_wake(&bus->ring);
+			cond_resched();
+			mutex_lock(&bus->ring.lock);
+			burst = 0;
+		}
 	}
+	mutex_unlock(&bus->ring.lock);
 	mutex_unlock(&bus->lock);
 	mmsb_ring_wake(&bus->ring);
 	return done ?: ret;

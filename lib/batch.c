@@ -42,6 +42,7 @@
 struct batch_buf {
 	unsigned char *data;	/* 8-byte aligned */
 	size_t len;		/* bytes of the records packed so far */
+	unsigned long nr;	/* those records */
 	int res;		/* the write's CQE result */
 };
 
@@ -87,6 +88,10 @@ static void batch_settle(struct mmsb_batch *b, const struct batch_buf *buf)
 {
 	size_t done = buf->res > 0 ? (size_t)buf->res : 0;
 
+	if (done == buf->len) {
+		b->applied += buf->nr;
+		return;
+	}
 	b->applied += count_records(buf->data, done);
 	while (done < buf->len) {
 		ssize_t n = b->bus->ops->write(b->bus, buf->data + done,
@@ -193,8 +198,10 @@ static int batch_write(struct mmsb_batch *b, unsigned int n)
 		if (!b->err)
 			b->err = err;
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		b->bufs[i].len = 0;
+		b->bufs[i].nr = 0;
+	}
 	b->nr_full = 0;
 	return b->err;
 }
@@ -278,6 +285,7 @@ int mmsb_batch_add(struct mmsb_batch *b, const struct mmsb_delta *rec)
 	}
 	memcpy(cur->data + cur->len, rec, size);
 	cur->len += size;
+	cur->nr++;
 	return 0;
 }
 
