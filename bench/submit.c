@@ -11,6 +11,17 @@
  *                 packed records, one IORING_OP_WRITE each, 8 linked per
  *                 io_uring_enter
  *
+ *
+ * Two more rows time one io_uring request with no work in it, to choose
+ * between IORING_OP_WRITE and IORING_OP_URING_CMD by measurement:
+ *   uring-nop     IORING_OP_NOP, 8 per io_uring_enter
+ *   uring-empty   IORING_OP_WRITE of 0 bytes, which the module refuses
+ *                 before it looks at anything, 8 per io_uring_enter
+ * A URING_CMD request would still cost at least a NOP, so uring-empty
+ * minus uring-nop bounds what it could save per request; divided by the
+ * 64 records of a packed request, that is printed as a share of what
+ * uring-packed spends per record.
+ *
  * A round runs one trial of every method back to back on the same
  * records, so that the load of the machine (qemu TCG on a shared host
  * swings widely) hits them alike.  Records/s is the median over the
@@ -46,7 +57,8 @@ struct method {
 	const char *what;
 	/* Submits every record once; returns 0 or -errno. */
 	int (*run)(struct bench *b);
-	double rate[BENCH_MAX_TRIALS];	/* records/s per round */
+	bool empty;	/* a request per record, applying none of them */
+	double rate[BENCH_MAX_TRIALS];	/* records (or requests)/s per round */
 };
 
 static int write_all(int fd, const void *buf, size_t len)
@@ -84,27 +96,35 @@ static int run_write_64(struct bench *b)
 	return 0;
 }
 
-/* Writes @n buffers of @len bytes from @buf in one io_uring_enter. */
-static int uring_write(struct bench *b, const __u8 *buf, size_t len,
-		       unsigned int n)
+/* Submits the @n prepared requests, and checks that each returned @res. */
+static int uring_run(struct bench *b, unsigned int n, int res)
 {
 	struct io_uring_cqe *cqe;
 	unsigned int i;
 	int ret = 0;
 
-	for (i = 0; i < n; i++)
-		io_uring_prep_write(io_uring_get_sqe(&b->ring), b->fd,
-				    buf + i * len, len, 0);
 	if (io_uring_submit_and_wait(&b->ring, n) != (int)n)
 		return -EIO;
 	for (i = 0; i < n; i++) {
 		if (io_uring_wait_cqe(&b->ring, &cqe))
 			return -EIO;
-		if (cqe->res != (int)len)
+		if (cqe->res != res)
 			ret = cqe->res < 0 ? cqe->res : -EIO;
 		io_uring_cqe_seen(&b->ring, cqe);
 	}
 	return ret;
+}
+
+/* Writes @n buffers of @len bytes from @buf in one io_uring_enter. */
+static int uring_write(struct bench *b, const __u8 *buf, size_t len,
+		       unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		io_uring_prep_write(io_uring_get_sqe(&b->ring), b->fd,
+				    buf + i * len, len, 0);
+	return uring_run(b, n, len);
 }
 
 static int run_uring_1(struct bench *b)
@@ -135,6 +155,37 @@ static int run_uring_packed(struct bench *b)
 	return ret == (int)b->nr ? 0 : ret < 0 ? ret : -EIO;
 }
 
+static int run_uring_nop(struct bench *b)
+{
+	size_t i;
+	int ret, j;
+
+	for (i = 0; i < b->nr; i += DEPTH) {
+		for (j = 0; j < DEPTH; j++)
+			io_uring_prep_nop(io_uring_get_sqe(&b->ring));
+		ret = uring_run(b, DEPTH, 0);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int run_uring_empty(struct bench *b)
+{
+	size_t i;
+	int ret, j;
+
+	for (i = 0; i < b->nr; i += DEPTH) {
+		for (j = 0; j < DEPTH; j++)
+			io_uring_prep_write(io_uring_get_sqe(&b->ring), b->fd,
+					    b->recs, 0, 0);
+		ret = uring_run(b, DEPTH, -EINVAL);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 static struct method methods[] = {
 	{ .name = "write-1", .what = "one write() per record",
 	  .run = run_write_1 },
@@ -145,9 +196,16 @@ static struct method methods[] = {
 	{ .name = "uring-packed",
 	  .what = "mmsb_batch, 64 records per SQE, 8 per enter",
 	  .run = run_uring_packed },
+	{ .name = "uring-nop", .what = "IORING_OP_NOP, 8 per enter",
+	  .run = run_uring_nop, .empty = true },
+	{ .name = "uring-empty", .what = "IORING_OP_WRITE of 0 bytes, 8 per enter",
+	  .run = run_uring_empty, .empty = true },
 };
 
 #define NR_METHODS	(sizeof(methods) / sizeof(methods[0]))
+#define PACKED		3	/* methods[]: the goal's */
+#define NOP		4
+#define EMPTY		5
 
 /* 64 bytes at a random 8-aligned offset of a random page, per record. */
 static void make_records(struct bench *b, const uint64_t *ids)
@@ -207,7 +265,7 @@ static uint64_t last_seq(struct bench *b)
 /* One trial of @m; returns records/s, or a negative errno. */
 static double trial(struct bench *b, struct method *m)
 {
-	uint64_t seq = last_seq(b);
+	uint64_t seq = last_seq(b), expect = m->empty ? 0 : b->nr;
 	double t0, t1;
 	int ret;
 
@@ -216,9 +274,10 @@ static double trial(struct bench *b, struct method *m)
 	t1 = now_ns();
 	if (ret)
 		return ret;
-	if (last_seq(b) - seq != b->nr) {
-		fprintf(stderr, "%s: %llu records emitted, expected %zu\n",
-			m->name, (unsigned long long)(last_seq(b) - seq), b->nr);
+	if (last_seq(b) - seq != expect) {
+		fprintf(stderr, "%s: %llu records emitted, expected %llu\n",
+			m->name, (unsigned long long)(last_seq(b) - seq),
+			(unsigned long long)expect);
 		return -EPROTO;
 	}
 	return b->nr / ((t1 - t0) / 1e9);
@@ -226,7 +285,8 @@ static double trial(struct bench *b, struct method *m)
 
 int main(int argc, char **argv)
 {
-	double ratio[NR_METHODS][BENCH_MAX_TRIALS], rate;
+	double ratio[NR_METHODS][BENCH_MAX_TRIALS], cmd_share[BENCH_MAX_TRIALS];
+	double rate;
 	struct bench b = { .nr = 8192 };
 	int nr_trials = 7, opt, ret, t;
 	unsigned int i;
@@ -270,6 +330,9 @@ int main(int argc, char **argv)
 		}
 		for (i = 0; i < NR_METHODS; i++)
 			ratio[i][t] = methods[i].rate[t] / methods[0].rate[t];
+		cmd_share[t] = (1 / methods[EMPTY].rate[t] -
+				1 / methods[NOP].rate[t]) / PACK *
+			       methods[PACKED].rate[t];
 	}
 
 	printf("submit: %d-byte deltas (%llu-byte records) into %d pages of "
@@ -277,12 +340,19 @@ int main(int argc, char **argv)
 	       (unsigned long long)REC_SIZE, NR_PAGES, b.nr, nr_trials);
 	printf("%-13s %-50s %12s %10s\n", "method", "how", "records/s",
 	       "x write-1");
-	for (i = 0; i < NR_METHODS; i++)
+	for (i = 0; i < NR_METHODS; i++) {
+		if (i == NOP)
+			printf("%-13s %-50s %12s %10s\n", "", "(empty requests)",
+			       "requests/s", "x write-1");
 		printf("%-13s %-50s %12.0f %10.2f\n", methods[i].name,
 		       methods[i].what, median(methods[i].rate, nr_trials),
 		       median(ratio[i], nr_trials));
-	print_goal("uring-packed/write-1", median(ratio[NR_METHODS - 1],
-						  nr_trials), true, 10);
+	}
+	printf("uring-empty minus uring-nop, per record of a packed request: "
+	       "%.1f%% of uring-packed's cost per record\n",
+	       100 * median(cmd_share, nr_trials));
+	print_goal("uring-packed/write-1", median(ratio[PACKED], nr_trials),
+		   true, 10);
 
 	mmsb_batch_close(b.batch);
 	io_uring_queue_exit(&b.ring);

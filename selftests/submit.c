@@ -193,6 +193,90 @@ TEST(packed_batch_of_64_records_applies_all_in_order)
 	rec_expect_none(&b.rs);
 }
 
+#define MANY_PAGES	130	/* more pages than the module's lookup cache has slots */
+#define MANY_RECORDS	200	/* over three of the module's 64-record bursts */
+
+TEST(packed_batch_of_200_records_over_130_pages_applies_each_to_its_page)
+{
+	__u64 *buf = rec_buf();
+	struct page pg[MANY_PAGES];
+	size_t len = 0;
+	struct bus b;
+	int i;
+
+	bus_new(&b);
+	for (i = 0; i < MANY_PAGES; i++)
+		page_new(&b, &pg[i], 4 * KiB);
+	for (i = 0; i < MANY_RECORDS; i++)
+		len += rec_fill((char *)buf + len, pg[i % MANY_PAGES].id,
+				8 * (i / MANY_PAGES), 8, i + 1);
+	ASSERT_EQ(len, submit(b.fd, buf, len));
+
+	for (i = 0; i < MANY_RECORDS; i++)
+		EXPECT_EQ(i + 1, pg[i % MANY_PAGES].p[8 * (i / MANY_PAGES)])
+			TH_LOG("record %d", i);
+	for (i = 0, len = 0; i < MANY_RECORDS; i++) {
+		const struct mmsb_delta *want = (void *)((char *)buf + len);
+
+		check_submitted(rec_next(&b.rs), want, i + 1,
+				i / MANY_PAGES + 1);
+		len += want->size;
+	}
+	rec_expect_none(&b.rs);
+}
+
+TEST(submit_to_a_page_freed_after_a_submission_to_it_fails_enoent)
+{
+	__u64 *buf = rec_buf();
+	struct page pg;
+	struct bus b;
+	__u32 size;
+
+	bus_new(&b);
+	page_new(&b, &pg, 4 * KiB);
+	size = rec_fill(buf, pg.id, 0, 8, 1);
+	ASSERT_EQ(size, submit(b.fd, buf, size));
+	ASSERT_EQ(0, mmsb_free(b.fd, pg.id));
+	EXPECT_EQ(-ENOENT, submit(b.fd, buf, size));
+	check_submitted(rec_next(&b.rs), (void *)buf, 1, 1);
+	rec_expect_none(&b.rs);
+}
+
+TEST(pending_stores_met_late_in_a_long_batch_are_committed_just_before)
+{
+	__u64 *buf = rec_buf();
+	const struct mmsb_delta *d;
+	struct page clean, dirty;
+	size_t len = 0;
+	struct bus b;
+	__u64 seq = 1;
+	int i;
+
+	bus_new(&b);
+	page_new(&b, &clean, 4 * KiB);
+	page_new(&b, &dirty, 4 * KiB);
+	poke(dirty.p, 4000, 9);
+	/* 100 records of the clean page, then one of the dirty page. */
+	for (i = 0; i <= 100; i++)
+		len += rec_fill((char *)buf + len, i < 100 ? clean.id : dirty.id,
+				8 * i, 8, i + 1);
+	ASSERT_EQ(len, submit(b.fd, buf, len));
+
+	for (i = 0, len = 0; i < 100; i++) {
+		check_submitted(rec_next(&b.rs), (void *)((char *)buf + len),
+				seq++, i + 1);
+		len += ((struct mmsb_delta *)((char *)buf + len))->size;
+	}
+	d = rec_next(&b.rs);
+	EXPECT_EQ(MMSB_DELTA_CAPTURED, d->flags);
+	EXPECT_EQ(seq++, d->seq);
+	EXPECT_EQ(dirty.id, d->page_id);
+	check_submitted(rec_next(&b.rs), (void *)((char *)buf + len), seq, 2);
+	rec_expect_none(&b.rs);
+	EXPECT_EQ(9, dirty.p[4000]);
+	EXPECT_EQ(101, dirty.p[800]);
+}
+
 /* Ten one-run records of pages @pg, the seventh of an unknown page. */
 static size_t ten_records_seventh_refused(__u64 *buf, struct page *pg,
 					  size_t *seventh)
