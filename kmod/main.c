@@ -271,6 +271,8 @@ static int __init mmsb_init(void)
 
 	mmsb_debugfs = debugfs_create_dir("mmsb", NULL);
 	debugfs_create_file("buses", 0400, mmsb_debugfs, NULL, &mmsb_buses_fops);
+	debugfs_create_atomic_t("twin_alloc_failures", 0600, mmsb_debugfs,
+				&mmsb_twin_failures);
 	return 0;
 
 out_iput:

@@ -173,6 +173,7 @@ struct mmsb_page *mmsb_bus_page(struct mmsb_bus *bus, u64 id);
 void mmsb_bus_free_pages(struct mmsb_bus *bus);
 void mmsb_page_drop_twins(struct mmsb_page *pg);
 struct page *mmsb_twin_get(struct mmsb_bus *bus);
+extern atomic_t mmsb_twin_failures;
 void mmsb_bus_free_twins(struct mmsb_bus *bus);
 
 /* fault.c */

@@ -221,6 +221,13 @@ out_uncharge_bus:
 }
 
 /*
+ * Twin allocations to refuse from now on, set through debugfs: the Debian
+ * kernels have no fault injection, and without a failing allocation the
+ * path that sends a chunk whole (MMSB_DELTA_FULL) could not be tested.
+ */
+atomic_t mmsb_twin_failures = ATOMIC_INIT(0);
+
+/*
  * Twins come from, and go back to, a small pool per bus: every commit
  * frees as many as the next round of first stores allocates, and the
  * fault path is cheaper without the page allocator.  Pooled pages stay
@@ -231,6 +238,9 @@ struct page *mmsb_twin_get(struct mmsb_bus *bus)
 	struct page *twin;
 
 	lockdep_assert_held(&bus->lock);
+	if (unlikely(atomic_read(&mmsb_twin_failures)) &&
+	    atomic_dec_if_positive(&mmsb_twin_failures) >= 0)
+		return NULL;
 	twin = list_first_entry_or_null(&bus->twin_pool, struct page, lru);
 	if (twin) {
 		list_del(&twin->lru);

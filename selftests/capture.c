@@ -160,6 +160,55 @@ TEST(store_after_a_commit_faults_again)
 	EXPECT_EQ(1, d->base_epoch);
 }
 
+#define TWIN_FAILURES	"/sys/kernel/debug/mmsb/twin_alloc_failures"
+
+/* Makes the module refuse its next @n twin allocations; false if it cannot. */
+static bool fail_twins(int n)
+{
+	FILE *f = fopen(TWIN_FAILURES, "w");
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = fprintf(f, "%d\n", n) > 0;
+	return fclose(f) == 0 && ok;
+}
+
+TEST(chunk_stored_to_without_a_twin_is_sent_whole_flagged_full)
+{
+	static const struct mmsb_run want[] = {
+		{ 0, 4096 },		/* chunk 0: no twin, sent whole */
+		{ 4096 + 200, 1 },	/* chunk 1: diffed against its twin */
+	};
+	static const struct mmsb_run after = { .offset = 300, .len = 1 };
+	static __u8 img[8 * KiB], new[8 * KiB];	/* the page zeroed */
+	const struct mmsb_delta *d;
+	struct page pg;
+	struct bus b;
+
+	if (!is_root())
+		SKIP(return, "needs root for " TWIN_FAILURES);
+	bus_new(&b);
+	page_new(&b, &pg, 8 * KiB);
+	ASSERT_TRUE(fail_twins(1)) TH_LOG(TWIN_FAILURES ": %s",
+					  strerror(errno));
+	poke(pg.p, 100, 5);
+	poke(pg.p, 4096 + 200, 6);
+	memcpy(new, pg.p, sizeof(new));
+	d = commit_one(&b, &pg);
+	EXPECT_EQ(MMSB_DELTA_CAPTURED | MMSB_DELTA_FULL, d->flags);
+	rec_check_runs(d, want, 2);
+	mmsb_delta_apply(img, d);
+	EXPECT_EQ(-1, first_difference(img, new, sizeof(new)));
+
+	/* The chunk's next epoch has a twin again: an exact run, not FULL. */
+	poke(pg.p, 300, 7);
+	d = commit_one(&b, &pg);
+	EXPECT_EQ(MMSB_DELTA_CAPTURED, d->flags);
+	rec_check_runs(d, &after, 1);
+	EXPECT_EQ(2, d->epoch);
+}
+
 TEST(commit_of_a_clean_page_emits_nothing)
 {
 	__u64 seq = ~0ULL;
