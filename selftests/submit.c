@@ -225,6 +225,76 @@ TEST(packed_batch_of_200_records_over_130_pages_applies_each_to_its_page)
 	rec_expect_none(&b.rs);
 }
 
+#define READER_RECORDS	400
+
+/*
+ * Reads READER_RECORDS records of @name's stream, which @ready announces
+ * it is attached to; returns 0 if they are the records of
+ * reader_sees_every_record_of_a_long_submission_in_order, in order, or
+ * 1 + the index of the first that is not.
+ */
+static int read_long_submission(const char *name, const __u64 *ids, int ready)
+{
+	static __u64 buf[64 * KiB / sizeof(__u64)];
+	int fd = mmsb_open_attach(name, 0, 0, O_RDONLY);
+	size_t len = 0, pos = 0;
+	int i;
+
+	if (fd < 0 || write(ready, "", 1) != 1)
+		return 1;
+	for (i = 0; i < READER_RECORDS; i++) {
+		const struct mmsb_delta *d;
+
+		if (pos == len) {
+			ssize_t n = read(fd, buf, sizeof(buf));
+
+			if (n <= 0)
+				return 1 + i;
+			len = n;
+			pos = 0;
+		}
+		d = (const void *)((const char *)buf + pos);
+		if (d->type != MMSB_REC_DELTA || d->seq != (__u64)i + 1 ||
+		    d->flags != MMSB_DELTA_SUBMITTED ||
+		    d->page_id != ids[i % 4] ||
+		    mmsb_delta_payload(d)[0] != (__u8)(i + 1))
+			return 1 + i;
+		pos += d->size;
+	}
+	return 0;
+}
+
+TEST(reader_sees_every_record_of_a_long_submission_in_order)
+{
+	__u64 *buf = rec_buf();
+	struct page pg[4];
+	__u64 ids[4];
+	size_t len = 0;
+	int ready[2];
+	struct bus b;
+	pid_t pid;
+	char c;
+	int i;
+
+	bus_new(&b);
+	for (i = 0; i < 4; i++) {
+		page_new(&b, &pg[i], 4 * KiB);
+		ids[i] = pg[i].id;
+	}
+	for (i = 0; i < READER_RECORDS; i++)
+		len += rec_fill((char *)buf + len, ids[i % 4], 8 * (i / 4), 8,
+				i + 1);
+	ASSERT_EQ(0, pipe(ready));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(read_long_submission(b.name, ids, ready[1]));
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+
+	ASSERT_EQ(len, submit(b.fd, buf, len));
+	EXPECT_EQ(0, wait_child(pid)) TH_LOG("1 + the first record read wrong");
+}
+
 TEST(submit_to_a_page_freed_after_a_submission_to_it_fails_enoent)
 {
 	__u64 *buf = rec_buf();
