@@ -17,6 +17,9 @@
  *   uring-nop     IORING_OP_NOP, 8 per io_uring_enter
  *   uring-empty   IORING_OP_WRITE of 0 bytes, which the module refuses
  *                 before it looks at anything, 8 per io_uring_enter
+ * and one row is the floor of any submission, which must at least copy
+ * every record once:
+ *   memcpy-1      memcpy() of each record once, in userspace
  * A URING_CMD request would still cost at least a NOP, so uring-empty
  * minus uring-nop bounds what it could save per request; divided by the
  * 64 records of a packed request, that is printed as a share of what
@@ -49,6 +52,7 @@ struct bench {
 	struct io_uring ring;
 	struct mmsb_batch *batch;
 	__u8 *recs;		/* @nr records of REC_SIZE bytes, packed */
+	__u8 *copy;		/* room for PACK records, for memcpy-1 */
 	size_t nr;
 };
 
@@ -186,6 +190,19 @@ static int run_uring_empty(struct bench *b)
 	return 0;
 }
 
+static int run_memcpy_1(struct bench *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->nr; i++) {
+		memcpy(b->copy + i % PACK * REC_SIZE, b->recs + i * REC_SIZE,
+		       REC_SIZE);
+		/* The copies must happen, one by one, as a submission's do. */
+		__asm__ volatile("" : : "r"(b->copy) : "memory");
+	}
+	return 0;
+}
+
 static struct method methods[] = {
 	{ .name = "write-1", .what = "one write() per record",
 	  .run = run_write_1 },
@@ -200,12 +217,15 @@ static struct method methods[] = {
 	  .run = run_uring_nop, .empty = true },
 	{ .name = "uring-empty", .what = "IORING_OP_WRITE of 0 bytes, 8 per enter",
 	  .run = run_uring_empty, .empty = true },
+	{ .name = "memcpy-1", .what = "memcpy() of each record, once, in userspace",
+	  .run = run_memcpy_1, .empty = true },
 };
 
 #define NR_METHODS	(sizeof(methods) / sizeof(methods[0]))
 #define PACKED		3	/* methods[]: the goal's */
 #define NOP		4
 #define EMPTY		5
+#define MEMCPY		6
 
 /* 64 bytes at a random 8-aligned offset of a random page, per record. */
 static void make_records(struct bench *b, const uint64_t *ids)
@@ -246,7 +266,8 @@ static int bench_setup(struct bench *b)
 			return ret;
 	}
 	b->recs = aligned_alloc(MMSB_DELTA_ALIGN, b->nr * REC_SIZE);
-	if (!b->recs)
+	b->copy = aligned_alloc(MMSB_DELTA_ALIGN, PACK * REC_SIZE);
+	if (!b->recs || !b->copy)
 		return -ENOMEM;
 	make_records(b, ids);
 	ret = io_uring_queue_init(DEPTH, &b->ring, 0);
@@ -344,6 +365,9 @@ int main(int argc, char **argv)
 		if (i == NOP)
 			printf("%-13s %-50s %12s %10s\n", "", "(empty requests)",
 			       "requests/s", "x write-1");
+		if (i == MEMCPY)
+			printf("%-13s %-50s %12s %10s\n", "", "(the floor)",
+			       "records/s", "x write-1");
 		printf("%-13s %-50s %12.0f %10.2f\n", methods[i].name,
 		       methods[i].what, median(methods[i].rate, nr_trials),
 		       median(ratio[i], nr_trials));
@@ -356,6 +380,7 @@ int main(int argc, char **argv)
 
 	mmsb_batch_close(b.batch);
 	io_uring_queue_exit(&b.ring);
+	free(b.copy);
 	free(b.recs);
 	mmsb_bus_close(b.bus);
 	return 0;
