@@ -324,11 +324,12 @@ struct mmsb_page *mmsb_bus_page(struct mmsb_bus *bus, u64 id)
 static void mmsb_page_kill(struct mmsb_page *pg)
 {
 	struct mmsb_bus *bus = pg->bus;
+	struct mmsb_page **slot = mmsb_page_cache_slot(bus, pg->id);
 
 	lockdep_assert_held(&bus->lock);
 	xa_erase(&bus->pages, pg->id);
-	if (*mmsb_page_cache_slot(bus, pg->id) == pg)
-		*mmsb_page_cache_slot(bus, pg->id) = NULL;
+	if (*slot == pg)
+		*slot = NULL;
 	bus->nr_pages--;
 	xa_erase(&mmsb_handles, pg->pgoff >> MMSB_OFFSET_SHIFT);
 	pg->dead = true;

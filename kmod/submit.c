@@ -97,10 +97,9 @@ static long mmsb_submit_one(struct mmsb_bus *bus, const void *buf, size_t len,
 		return -ESTALE;
 
 	mmsb_submit_copy(pg, d);
-	e->run = mmsb_delta_runs(d);
+	e->body = mmsb_delta_runs(d);
 	e->nr_runs = d->nr_runs;
 	e->payload_len = d->payload_len;
-	e->body = e->run;
 	e->cause_seq = d->cause_seq;
 	mmsb_emit(bus, pg, e);
 	return size;
