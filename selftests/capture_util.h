@@ -9,6 +9,7 @@
 #define MMSB_SELFTEST_CAPTURE_UTIL_H
 
 #include "mmsb_util.h"
+#include "poll_util.h"
 #include "mmsb_delta.h"
 
 /* How long a test waits for a record it expects before it fails. */
@@ -38,19 +39,6 @@ static inline void rec_stream_init(struct rec_stream *rs, int fd)
 	ASSERT_NE(NULL, rs->buf);
 }
 
-/* Waits up to @ms for @fd to become readable; returns the poll events. */
-static inline short rec_wait_readable(int fd, int ms)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	int ret;
-
-	do {
-		ret = poll(&pfd, 1, ms);
-	} while (ret < 0 && errno == EINTR);
-	ASSERT_LE(0, ret) TH_LOG("poll: %s", strerror(errno));
-	return ret ? pfd.revents : 0;
-}
-
 /*
  * The next record, validated (runs unchecked against a page size), waiting
  * up to REC_WAIT_MS for one.  It stays valid until the next call.
@@ -63,7 +51,7 @@ static inline const struct mmsb_delta *rec_next(struct rec_stream *rs)
 	if (rs->pos == rs->len) {
 		ssize_t n;
 
-		ASSERT_EQ(POLLIN, rec_wait_readable(rs->fd, REC_WAIT_MS))
+		ASSERT_EQ(POLLIN, wait_readable(rs->fd, REC_WAIT_MS))
 			TH_LOG("no record within %d ms", REC_WAIT_MS);
 		n = read(rs->fd, rs->buf, REC_BUF_SIZE);
 		ASSERT_LT(0, n) TH_LOG("read: %s", strerror(errno));
@@ -83,7 +71,7 @@ static inline const struct mmsb_delta *rec_next(struct rec_stream *rs)
 static inline void rec_expect_none(struct rec_stream *rs)
 {
 	ASSERT_EQ(rs->len, rs->pos) TH_LOG("a record is left unread");
-	ASSERT_EQ(0, rec_wait_readable(rs->fd, 0))
+	ASSERT_EQ(0, wait_readable(rs->fd, 0))
 		TH_LOG("the stream has a record where none was expected");
 }
 

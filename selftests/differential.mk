@@ -5,7 +5,8 @@
 # internals it uses for several records per write (bus->ops->write), and
 # runs in the guest as root and as nobody.
 build/selftests/differential: selftests/differential.c selftests/lib_util.h \
-	selftests/submit_util.h selftests/harness.h build/lib/libmmsb.a
+	selftests/submit_util.h selftests/poll_util.h selftests/harness.h \
+	build/lib/libmmsb.a
 build/selftests/differential: CFLAGS += -Ilib/include -Ilib
 build/selftests/differential: LDLIBS += -luring -pthread
 

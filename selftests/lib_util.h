@@ -10,6 +10,7 @@
 #define MMSB_SELFTEST_LIB_UTIL_H
 
 #include "harness.h"
+#include "poll_util.h"
 #include "mmsb.h"
 #include "mmsb_delta.h"
 
@@ -82,14 +83,7 @@ static inline void lib_stream_init(struct lib_stream *ls, struct mmsb_bus *bus)
 /* Waits up to @ms for the bus to have a record; returns the poll events. */
 static inline short lib_wait_readable(struct mmsb_bus *bus, int ms)
 {
-	struct pollfd pfd = { .fd = mmsb_bus_fd(bus), .events = POLLIN };
-	int ret;
-
-	do {
-		ret = poll(&pfd, 1, ms);
-	} while (ret < 0 && errno == EINTR);
-	ASSERT_LE(0, ret) TH_LOG("poll: %s", strerror(errno));
-	return ret ? pfd.revents : 0;
+	return wait_readable(mmsb_bus_fd(bus), ms);
 }
 
 /* The next record, waiting up to REC_WAIT_MS; valid until the next call. */

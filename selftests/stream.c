@@ -188,12 +188,12 @@ TEST(poll_reports_pollin_after_a_commit_of_another_process)
 
 	bus_new(&b);
 	page_new(&b, &pg, 4 * KiB);
-	EXPECT_EQ(0, rec_wait_readable(b.fd, 0));
+	EXPECT_EQ(0, wait_readable(b.fd, 0));
 	pid = fork_committer(b.name, pg.id, 200, 1);
-	EXPECT_EQ(POLLIN, rec_wait_readable(b.fd, REC_WAIT_MS));
+	EXPECT_EQ(POLLIN, wait_readable(b.fd, REC_WAIT_MS));
 	d = rec_next(&b.rs);
 	EXPECT_EQ(pid, d->pid);
-	EXPECT_EQ(0, rec_wait_readable(b.fd, 0));
+	EXPECT_EQ(0, wait_readable(b.fd, 0));
 	EXPECT_EQ(0, wait_child(pid));
 }
 

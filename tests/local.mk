@@ -17,7 +17,8 @@ LOCAL_LIB_TESTS := $(addprefix build/tests/local-,lib_bus lib_page \
 	lib_commit lib_submit propagate)
 
 $(LOCAL_TESTS): build/tests/%: tests/%.c tests/local_util.h \
-	selftests/lib_util.h selftests/harness.h build/lib/libmmsb.a
+	selftests/lib_util.h selftests/poll_util.h selftests/harness.h \
+	build/lib/libmmsb.a
 $(LOCAL_TESTS): CFLAGS += -Ilib/include -Ilib -Iselftests
 $(LOCAL_TESTS): LDLIBS += -luring -pthread
 
