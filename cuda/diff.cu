@@ -216,24 +216,11 @@ gather_kernel(uint8_t *__restrict__ out, const uint8_t *__restrict__ cur,
 	      const struct plan_run *__restrict__ runs, uint64_t nr_runs,
 	      uint64_t out_len, uint64_t per_block)
 {
-	__shared__ struct plan_span found;
-	uint64_t tile = blockIdx.x * per_block * PLAN_COPY_TILE;
-	uint64_t end = plan_min(tile + per_block * PLAN_COPY_TILE, out_len);
-	struct plan_span span;
-	uint64_t hint = 0;
-
-	for (; tile < end; tile += PLAN_COPY_TILE) {
-		if (threadIdx.x == 0)
-			found = plan_tile_span(runs, hint, nr_runs, tile,
-					       out_len);
-		__syncthreads();
-		span = found;
-		/* Everyone has it before thread 0 finds the next. */
-		__syncthreads();
+	plan_walk_copy_tiles(runs, nr_runs, out_len, per_block,
+			     [=](struct plan_span span, uint64_t tile) {
 		plan_gather_thread(out, cur, twin, runs, span, tile, out_len,
 				   threadIdx.x);
-		hint = plan_span_hint(span);
-	}
+	});
 }
 
 static unsigned int blocks(uint64_t threads)

@@ -72,24 +72,11 @@ apply_kernel(uint8_t *__restrict__ arena, const uint8_t *__restrict__ work,
 	     const struct plan_run *__restrict__ runs, uint64_t nr_runs,
 	     uint64_t work_len, uint64_t per_block)
 {
-	__shared__ struct plan_span found;
-	uint64_t tile = blockIdx.x * per_block * PLAN_COPY_TILE;
-	uint64_t end = plan_min(tile + per_block * PLAN_COPY_TILE, work_len);
-	struct plan_span span;
-	uint64_t hint = 0;
-
-	for (; tile < end; tile += PLAN_COPY_TILE) {
-		if (threadIdx.x == 0)
-			found = plan_tile_span(runs, hint, nr_runs, tile,
-					       work_len);
-		__syncthreads();
-		span = found;
-		/* Everyone has it before thread 0 finds the next. */
-		__syncthreads();
+	plan_walk_copy_tiles(runs, nr_runs, work_len, per_block,
+			     [=](struct plan_span span, uint64_t tile) {
 		plan_apply_thread(arena, work, runs, span, tile, work_len,
 				  threadIdx.x);
-		hint = plan_span_hint(span);
-	}
+	});
 }
 
 /*

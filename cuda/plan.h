@@ -227,6 +227,39 @@ PLAN_FN uint64_t plan_tiles_per_block(uint64_t nr_tiles, uint64_t max_blocks)
 	return (nr_tiles + max_blocks - 1) / max_blocks;
 }
 
+#ifdef __CUDACC__
+/*
+ * The tiles of a copy launch that block blockIdx.x takes: @per_block of
+ * the @work_len-byte work space, from blockIdx.x * @per_block on.  Thread
+ * 0 finds the runs of each tile and then every thread does its part,
+ * @thread(span, tile).  plan_test.c's emulate_copy_launch() walks them the
+ * same way on the host.
+ */
+template <typename Thread>
+static __device__ __forceinline__ void
+plan_walk_copy_tiles(const struct plan_run *runs, uint64_t nr_runs,
+		     uint64_t work_len, uint64_t per_block, Thread thread)
+{
+	__shared__ struct plan_span found;
+	uint64_t tile = blockIdx.x * per_block * PLAN_COPY_TILE;
+	uint64_t end = plan_min(tile + per_block * PLAN_COPY_TILE, work_len);
+	struct plan_span span;
+	uint64_t hint = 0;
+
+	for (; tile < end; tile += PLAN_COPY_TILE) {
+		if (threadIdx.x == 0)
+			found = plan_tile_span(runs, hint, nr_runs, tile,
+					       work_len);
+		__syncthreads();
+		span = found;
+		/* Everyone has it before thread 0 finds the next. */
+		__syncthreads();
+		thread(span, tile);
+		hint = plan_span_hint(span);
+	}
+}
+#endif
+
 /*
  * The run that covers the whole copy tile at @tile, or NULL: then every
  * word of the tile is a plain wide copy at the same distance, which is
