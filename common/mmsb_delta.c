@@ -140,6 +140,23 @@ bool mmsb_runs_add(struct mmsb_runs *out, __u32 base, __u32 len)
 	return !len || runs_add(out, base, len);
 }
 
+bool mmsb_runs_undo_if_costly(struct mmsb_runs *out,
+			      const struct mmsb_runs_mark *m, __u32 len)
+{
+	__u64 own_runs = out->nr - m->nr +
+			 (m->nr && out->run[m->nr - 1].len != m->last_len);
+	__u64 own_bytes = out->payload_len - m->payload_len;
+
+	if (own_runs * sizeof(struct mmsb_run) + own_bytes <=
+	    sizeof(struct mmsb_run) + len)
+		return false;
+	out->nr = m->nr;
+	if (m->nr)
+		out->run[m->nr - 1].len = m->last_len;
+	out->payload_len = m->payload_len;
+	return true;
+}
+
 /*
  * Bytes before @cur is 8-aligned and after its last whole word go one by
  * one; the rest a word at a time.  The xor of two words has a nonzero byte

@@ -39,6 +39,20 @@ static inline __u8 *mmsb_delta_payload(const struct mmsb_delta *d)
 }
 
 /*
+ * Turns the header of a DELTA record too large for the ring into the
+ * OVERRUN record stored in its place: it keeps the record's sequence,
+ * page, base epoch, flags, pid, time and cause, and says 1 record lost.
+ */
+static inline void mmsb_delta_mark_lost(struct mmsb_delta *hdr)
+{
+	hdr->size = sizeof(*hdr);
+	hdr->type = MMSB_REC_OVERRUN;
+	hdr->nr_runs = 0;
+	hdr->lost = 1;
+	hdr->payload_len = 0;
+}
+
+/*
  * A growable array of runs owned by the caller.  mmsb_diff() fills it and
  * stops when it is full, so that the kernel can grow it outside any
  * atomic section and resume.
@@ -68,6 +82,38 @@ __u32 mmsb_diff(struct mmsb_runs *out, const void *old, const void *cur,
  * full.
  */
 bool mmsb_runs_add(struct mmsb_runs *out, __u32 base, __u32 len);
+
+/*
+ * Where a run table stood before one chunk was diffed into it, so that
+ * the chunk's own runs can be weighed and taken back out.
+ */
+struct mmsb_runs_mark {
+	__u32 nr;
+	__u32 last_len;		/* of run[nr - 1], which the chunk may extend */
+	__u64 payload_len;
+};
+
+static inline struct mmsb_runs_mark mmsb_runs_save(const struct mmsb_runs *out)
+{
+	struct mmsb_runs_mark m = {
+		.nr = out->nr,
+		.last_len = out->nr ? out->run[out->nr - 1].len : 0,
+		.payload_len = out->payload_len,
+	};
+
+	return m;
+}
+
+/*
+ * After a chunk of @len bytes was diffed into @out since @m: if its own
+ * runs take more room in a record (8 bytes a run and its bytes; a first
+ * run that extends the run before counts as its own) than one run of the
+ * whole chunk would, takes them back out and returns true.  The caller
+ * then adds the chunk whole (mmsb_runs_add()) and flags the record
+ * MMSB_DELTA_FULL, so no chunk adds more than 8 + @len bytes to a record.
+ */
+bool mmsb_runs_undo_if_costly(struct mmsb_runs *out,
+			      const struct mmsb_runs_mark *m, __u32 len);
 
 /*
  * Check that the @len bytes at @buf start with a well-formed record of a

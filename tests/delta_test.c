@@ -425,6 +425,41 @@ TEST(runs_add_merges_adjacent_runs_and_refuses_when_full)
 	free(r.run);
 }
 
+/*
+ * A 16-byte chunk at byte 16, after a run [10, 16) that its first changed
+ * byte extends.  Every other byte changed: 8 runs of 1 byte cost 72 bytes
+ * against 24 for the chunk whole, so they are taken back out, the run
+ * before included, which gets its old length back.  One changed byte
+ * (8 + 1 against 8 + 16) stays.
+ */
+TEST(runs_undo_if_costly_takes_back_a_chunk_whose_runs_cost_more)
+{
+	struct mmsb_runs r = runs_new(16);
+	struct mmsb_runs_mark m;
+	__u8 old[16] = { 0 }, cur[16] = { 0 };
+	int i;
+
+	ASSERT_TRUE(mmsb_runs_add(&r, 10, 6));
+	m = mmsb_runs_save(&r);
+	for (i = 0; i < 16; i += 2)
+		cur[i] = 1;
+	ASSERT_EQ(16, mmsb_diff(&r, old, cur, 16, 16));
+	ASSERT_EQ(8, r.nr);
+	ASSERT_EQ(7, r.run[0].len);	/* extended by byte 16 */
+	ASSERT_TRUE(mmsb_runs_undo_if_costly(&r, &m, 16));
+	ASSERT_EQ(1, r.nr);
+	ASSERT_EQ(6, r.run[0].len);
+	ASSERT_EQ(6, r.payload_len);
+
+	memset(cur, 0, sizeof(cur));
+	cur[5] = 1;
+	ASSERT_EQ(16, mmsb_diff(&r, old, cur, 16, 16));
+	ASSERT_FALSE(mmsb_runs_undo_if_costly(&r, &m, 16));
+	ASSERT_EQ(2, r.nr);
+	ASSERT_EQ(7, r.payload_len);
+	free(r.run);
+}
+
 static const struct mmsb_delta header_in = {
 	.flags = MMSB_DELTA_CAPTURED,
 	.pid = 4242,
