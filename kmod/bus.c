@@ -57,20 +57,26 @@ static int mmsb_bus_permission(struct mmsb_bus *bus, fmode_t fmode)
 	return capable(CAP_IPC_OWNER) ? 0 : -EACCES;
 }
 
+/* The ring is charged to its creator, like the pages it allocates. */
 static struct mmsb_bus *mmsb_bus_create(const struct mmsb_attach *arg)
 {
-	u64 ring_size = arg->ring_size ? arg->ring_size : mmsb_default_ring_size;
+	u64 ring_size = arg->ring_size ?: READ_ONCE(mmsb_default_ring_size);
+	kuid_t owner = mmsb_charge_owner();
 	struct mmsb_bus *bus;
 	int ret;
 
-	bus = kzalloc(sizeof(*bus), GFP_KERNEL_ACCOUNT);
-	if (!bus)
-		return ERR_PTR(-ENOMEM);
-	ret = mmsb_ring_init(&bus->ring, ring_size);
-	if (ret) {
-		kfree(bus);
+	ret = mmsb_user_charge(owner, ring_size, false);
+	if (ret)
 		return ERR_PTR(ret);
+	bus = kzalloc(sizeof(*bus), GFP_KERNEL_ACCOUNT);
+	if (!bus) {
+		ret = -ENOMEM;
+		goto out_uncharge;
 	}
+	ret = mmsb_ring_init(&bus->ring, ring_size);
+	if (ret)
+		goto out_free;
+	bus->ring_owner = owner;
 	kref_init(&bus->ref);
 	strscpy(bus->name, arg->name, sizeof(bus->name));
 	bus->uid = current_fsuid();
@@ -85,6 +91,12 @@ static struct mmsb_bus *mmsb_bus_create(const struct mmsb_attach *arg)
 	bus->id = mmsb_next_bus_id++;
 	mmsb_held_add(sizeof(*bus));
 	return bus;
+
+out_free:
+	kfree(bus);
+out_uncharge:
+	mmsb_user_uncharge(owner, ring_size);
+	return ERR_PTR(ret);
 }
 
 static void mmsb_bus_destroy(struct kref *ref)
@@ -97,6 +109,7 @@ static void mmsb_bus_destroy(struct kref *ref)
 	mmsb_bus_free_pages(bus);
 	mmsb_bus_free_twins(bus);
 	xa_destroy(&bus->pages);
+	mmsb_user_uncharge(bus->ring_owner, bus->ring.size);
 	mmsb_ring_destroy(&bus->ring);
 	if (bus->runs.cap) {
 		kvfree(bus->runs.run);
@@ -117,7 +130,7 @@ static int mmsb_attach_check(const struct mmsb_attach *arg)
 		return -EINVAL;
 	if (arg->ring_size && (!is_power_of_2(arg->ring_size) ||
 			       arg->ring_size < MMSB_RING_SIZE_MIN ||
-			       arg->ring_size > mmsb_max_ring_size))
+			       arg->ring_size > READ_ONCE(mmsb_max_ring_size)))
 		return -EINVAL;
 	if (!mmsb_bus_name_valid(arg->name))
 		return -EINVAL;
@@ -164,10 +177,8 @@ int mmsb_ctrl_attach(struct file *file, struct mmsb_attach *arg)
 		arg->created = 1;
 	}
 	bus->attached++;
-	mmsb_stream_attach(mf, &bus->ring);
 	arg->bus_id = bus->id;
-	/* Publishes the cursor too; pairs with mmsb_file_bus(). */
-	smp_store_release(&mf->bus, bus);
+	mmsb_stream_attach(mf, bus);
 out_unlock:
 	mutex_unlock(&mmsb_buses_lock);
 	return ret;

@@ -41,7 +41,10 @@ static int mmsb_cmp_page_id(void *priv, const struct list_head *a,
 	return x < y ? -1 : x > y;
 }
 
-/* Locks the dirty chunks of @pg and write-protects them in every mapping. */
+/*
+ * Locks the dirty chunks of @pg, then write-protects and cleans them in
+ * every mapping.
+ */
 static void mmsb_commit_freeze(struct mmsb_page *pg)
 {
 	u32 i, start;
@@ -55,18 +58,26 @@ static void mmsb_commit_freeze(struct mmsb_page *pg)
 			if (pg->dirty_idx[i] != pg->dirty_idx[i - 1] + 1)
 				break;
 		mmsb_wrprotect_range(mmsb_mapping,
-				     pg->pgoff + pg->dirty_idx[start], i - start);
+				     pg->pgoff + pg->dirty_idx[start], i - start,
+				     pg->pgoff, pg->dirty);
 	}
 }
 
-static void mmsb_commit_thaw(struct mmsb_page *pg)
-{
-	u32 i;
+/* What diffing one page tells its commit. */
+struct mmsb_diff {
+	u64 bytes;		/* compared against twins */
+	bool full;		/* some chunk goes whole (MMSB_DELTA_FULL) */
+	bool too_big;		/* the record cannot fit the ring */
+	u32 nr_kept;		/* chunks to keep dirty: dirty_idx[0, nr_kept) */
+	struct list_head snaps;	/* their new pre-images, index in ->private */
+};
 
-	for (i = 0; i < pg->nr_dirty; i++)
-		unlock_page(pg->chunks[pg->dirty_idx[i]]);
-	mmsb_page_drop_twins(pg);
-}
+/*
+ * Scratch runs a bus keeps between commits: a commit of scattered stores
+ * to a large page needs a table as large as the ring, which is freed once
+ * it is done with.
+ */
+#define MMSB_RUNS_KEEP		8192
 
 static int mmsb_runs_grow(struct mmsb_bus *bus)
 {
@@ -74,7 +85,8 @@ static int mmsb_runs_grow(struct mmsb_bus *bus)
 	u32 cap = max(runs->cap * 2, 1024U);
 	struct mmsb_run *run;
 
-	run = kvmalloc_array(cap, sizeof(*run), GFP_KERNEL_ACCOUNT);
+	run = kvmalloc_array(cap, sizeof(*run),
+			     GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!run)
 		return -ENOMEM;
 	memcpy(run, runs->run, runs->nr * sizeof(*run));
@@ -85,6 +97,19 @@ static int mmsb_runs_grow(struct mmsb_bus *bus)
 	return 0;
 }
 
+static void mmsb_runs_trim(struct mmsb_bus *bus)
+{
+	struct mmsb_runs *runs = &bus->runs;
+
+	if (runs->cap <= MMSB_RUNS_KEEP)
+		return;
+	kvfree(runs->run);
+	mmsb_held_add(-(s64)runs->cap * sizeof(*runs->run));
+	runs->run = NULL;
+	runs->cap = 0;
+	runs->nr = 0;
+}
+
 /* Bytes of chunk @idx that belong to the page. */
 static u32 mmsb_chunk_len(const struct mmsb_page *pg, u32 idx)
 {
@@ -92,32 +117,58 @@ static u32 mmsb_chunk_len(const struct mmsb_page *pg, u32 idx)
 }
 
 /*
- * Diffs the dirty chunks of @pg, in ascending order, into bus->runs.
- * Returns the bytes compared, or -ENOMEM if the run array cannot grow (the
- * page then stays dirty and frozen chunks are sent on the next commit).
+ * Whether someone besides the mappings holds @chunk: GUP for
+ * process_vm_writev(), O_DIRECT, ptrace or /proc/PID/mem, which writes
+ * through the kernel's own mapping, after this commit perhaps and without
+ * a fault.  Every PTE holds one reference and the page its own; a
+ * transient extra one (a munmap in flight) only keeps a chunk dirty for
+ * one more commit.
  */
-static s64 mmsb_commit_diff(struct mmsb_bus *bus, struct mmsb_page *pg,
-			    bool *full)
+static bool mmsb_chunk_maybe_pinned(struct page *chunk)
+{
+	return page_ref_count(chunk) > 1 + mmsb_page_mapcount(chunk);
+}
+
+/*
+ * Keeps dirty_idx[@i] dirty past this commit, so that what a pin writes
+ * later is diffed by the next one.  Its new pre-image is taken before the
+ * diff: a write landing between the two shows up in the next record too,
+ * rather than in neither.  Without memory for it the old twin stays,
+ * which only makes the next record larger.
+ */
+static void mmsb_commit_keep(struct mmsb_bus *bus, struct mmsb_page *pg,
+			     u32 i, struct mmsb_diff *d)
+{
+	u32 idx = pg->dirty_idx[i];
+	struct page *snap;
+
+	swap(pg->dirty_idx[i], pg->dirty_idx[d->nr_kept]);
+	d->nr_kept++;
+	if (!pg->twins[idx])
+		return;
+	snap = mmsb_twin_get(bus);
+	if (!snap)
+		return;
+	copy_highpage(snap, pg->chunks[idx]);
+	set_page_private(snap, idx);
+	list_add_tail(&snap->lru, &d->snaps);
+}
+
+/*
+ * Appends the runs of chunk @idx to bus->runs.  A chunk without a twin,
+ * or whose own runs would cost more than the chunk itself
+ * (mmsb_runs_undo_if_costly()), goes as one run of the whole chunk.
+ */
+static int mmsb_diff_chunk(struct mmsb_bus *bus, struct mmsb_page *pg,
+			   u32 idx, struct mmsb_diff *d)
 {
 	struct mmsb_runs *runs = &bus->runs;
-	u64 diffed = 0;
-	u32 i;
+	struct mmsb_runs_mark mark = mmsb_runs_save(runs);
+	u32 base = idx << PAGE_SHIFT;
+	u32 len = mmsb_chunk_len(pg, idx);
+	u32 done = 0;
 
-	runs->nr = 0;
-	runs->payload_len = 0;
-	for (i = 0; i < pg->nr_dirty; i++) {
-		u32 idx = pg->dirty_idx[i];
-		u32 base = idx << PAGE_SHIFT;
-		u32 len = mmsb_chunk_len(pg, idx);
-		u32 done = 0;
-
-		if (!pg->twins[idx]) {
-			*full = true;
-			while (!mmsb_runs_add(runs, base, len))
-				if (mmsb_runs_grow(bus))
-					return -ENOMEM;
-			continue;
-		}
+	if (pg->twins[idx]) {
 		while (done < len) {
 			u8 *old = kmap_local_page(pg->twins[idx]);
 			u8 *cur = kmap_local_page(pg->chunks[idx]);
@@ -129,9 +180,79 @@ static s64 mmsb_commit_diff(struct mmsb_bus *bus, struct mmsb_page *pg,
 			if (done < len && mmsb_runs_grow(bus))
 				return -ENOMEM;
 		}
-		diffed += len;
+		d->bytes += len;
+		if (!mmsb_runs_undo_if_costly(runs, &mark, len))
+			return 0;
 	}
-	return diffed;
+	d->full = true;
+	while (!mmsb_runs_add(runs, base, len))
+		if (mmsb_runs_grow(bus))
+			return -ENOMEM;
+	return 0;
+}
+
+/*
+ * Diffs the dirty chunks of @pg, in ascending order, into bus->runs, and
+ * picks the chunks to keep dirty.  Diffing stops as soon as the record is
+ * known not to fit the ring (@d->too_big): it would be lost whatever its
+ * size, and gathering it would take a run table as large as the page.
+ * Returns 0, or -ENOMEM if the run table cannot grow (the page then stays
+ * dirty and a later commit sends its stores).
+ */
+static int mmsb_commit_diff(struct mmsb_bus *bus, struct mmsb_page *pg,
+			    struct mmsb_diff *d)
+{
+	struct mmsb_runs *runs = &bus->runs;
+	u32 i;
+	int ret;
+
+	runs->nr = 0;
+	runs->payload_len = 0;
+	for (i = 0; i < pg->nr_dirty; i++) {
+		u32 idx = pg->dirty_idx[i];
+
+		if (mmsb_chunk_maybe_pinned(pg->chunks[idx]))
+			mmsb_commit_keep(bus, pg, i, d);
+		if (d->too_big)
+			continue;
+		ret = mmsb_diff_chunk(bus, pg, idx, d);
+		if (ret)
+			return ret;
+		if (mmsb_delta_record_size(runs->nr, runs->payload_len) >
+		    bus->ring.size)
+			d->too_big = true;
+		cond_resched();
+	}
+	return 0;
+}
+
+/*
+ * Unlocks the chunks of @pg.  Committed (@done), the page ends its epoch:
+ * the kept chunks take their new pre-images and the others go clean.
+ * Given back by a commit that failed, it stays dirty, with its old
+ * pre-images, for a later commit.
+ */
+static void mmsb_commit_thaw(struct mmsb_bus *bus, struct mmsb_page *pg,
+			     struct mmsb_diff *d, bool done)
+{
+	struct page *snap, *next;
+	u32 i;
+
+	for (i = 0; i < pg->nr_dirty; i++)
+		unlock_page(pg->chunks[pg->dirty_idx[i]]);
+	list_for_each_entry_safe(snap, next, &d->snaps, lru) {
+		u32 idx = page_private(snap);
+
+		list_del(&snap->lru);
+		set_page_private(snap, 0);
+		if (done)
+			swap(pg->twins[idx], snap);
+		mmsb_twin_put(bus, snap);
+	}
+	if (done)
+		mmsb_page_clean(pg, d->nr_kept);
+	else
+		list_move_tail(&pg->dirty_node, &bus->dirty);
 }
 
 /* Copies the bytes of @e's runs from the chunks of @pg into the ring. */
@@ -160,9 +281,12 @@ static void mmsb_ring_write_chunks(struct mmsb_ring *ring, u64 pos,
 
 /*
  * Appends the record @e describes to the ring and moves @pg to its next
- * epoch; captured and submitted deltas alike.  The caller holds ring->lock
- * (a submission holds it across many records) and wakes the readers once
- * for all the records it emits.  Returns the sequence.
+ * epoch; captured and submitted deltas alike.  A record that cannot fit
+ * the ring is lost alone: in its place goes an OVERRUN record of its
+ * sequence, page and base epoch, with @lost 1, so readers keep every
+ * other record and learn which page's delta they missed.  The caller
+ * holds ring->lock (a submission holds it across many records) and wakes
+ * the readers once for all the records it emits.  Returns the sequence.
  */
 u64 mmsb_emit(struct mmsb_bus *bus, struct mmsb_page *pg,
 	      const struct mmsb_emit *e)
@@ -184,28 +308,29 @@ u64 mmsb_emit(struct mmsb_bus *bus, struct mmsb_page *pg,
 		.cause_seq = e->cause_seq,
 		.payload_len = e->payload_len,
 	};
-	u64 pos;
+	u64 pos, at;
 
 	lockdep_assert_held(&bus->lock);
 	lockdep_assert_held(&ring->lock);
-	pos = mmsb_ring_reserve(ring, size);
-	if (pos != U64_MAX) {
-		u64 at = pos + sizeof(hdr);
-
-		mmsb_ring_write(ring, pos, &hdr, sizeof(hdr));
-		if (e->body) {
-			mmsb_ring_write(ring, at, e->body, size - sizeof(hdr));
-		} else {
-			u64 run_bytes = (u64)e->nr_runs * sizeof(*e->run);
-
-			mmsb_ring_write(ring, at, e->run, run_bytes);
-			at += run_bytes;
-			mmsb_ring_write_chunks(ring, at, pg, e);
-			at += e->payload_len;
-			mmsb_ring_write(ring, at, zeros, pos + size - at);
-		}
+	if (e->lost || size > ring->size) {
+		mmsb_delta_mark_lost(&hdr);
+		size = hdr.size;
 	}
-	mmsb_ring_publish(ring, pos, size);
+	pos = mmsb_ring_reserve(ring, size);
+	mmsb_ring_write(ring, pos, &hdr, sizeof(hdr));
+	at = pos + sizeof(hdr);
+	if (hdr.type == MMSB_REC_DELTA && e->body) {
+		mmsb_ring_write(ring, at, e->body, size - sizeof(hdr));
+	} else if (hdr.type == MMSB_REC_DELTA) {
+		u64 run_bytes = (u64)e->nr_runs * sizeof(*e->run);
+
+		mmsb_ring_write(ring, at, e->run, run_bytes);
+		at += run_bytes;
+		mmsb_ring_write_chunks(ring, at, pg, e);
+		at += e->payload_len;
+		mmsb_ring_write(ring, at, zeros, pos + size - at);
+	}
+	mmsb_ring_publish(ring, pos + size);
 
 	pg->epoch++;
 	pg->stats.records++;
@@ -236,22 +361,12 @@ static int mmsb_commit_gather(struct mmsb_bus *bus, const u64 *ids, u32 nr,
 	return 0;
 }
 
-/* Gives a frozen page back, still dirty, for a later commit. */
-static void mmsb_commit_abort(struct mmsb_bus *bus, struct mmsb_page *pg)
-{
-	u32 i;
-
-	for (i = 0; i < pg->nr_dirty; i++)
-		unlock_page(pg->chunks[pg->dirty_idx[i]]);
-	list_move_tail(&pg->dirty_node, &bus->dirty);
-}
-
 /*
  * Commits the pages on @batch under bus->lock, storing each one's record
  * sequence (or 0) in ->commit_seq; @cause_seq goes into every record.
- * The caller wakes the ring's readers.  Returns the records emitted, or -ENOMEM when the run
- * table could not grow: the pages not yet diffed then stay dirty, and a
- * later commit sends their stores.
+ * The caller wakes the ring's readers.  Returns the records emitted, or
+ * -ENOMEM when the run table could not grow: the pages not yet diffed
+ * then stay dirty, and a later commit sends their stores.
  */
 int mmsb_commit_batch(struct mmsb_bus *bus, struct list_head *batch,
 		      u64 cause_seq)
@@ -267,18 +382,17 @@ int mmsb_commit_batch(struct mmsb_bus *bus, struct list_head *batch,
 		mmsb_commit_freeze(pg);
 
 	list_for_each_entry_safe(pg, next, batch, dirty_node) {
+		struct mmsb_diff d = { .snaps = LIST_HEAD_INIT(d.snaps) };
 		struct mmsb_counters counted = {};
-		bool full = false;
-		s64 diffed;
 
 		pg->commit_seq = 0;
-		diffed = ret ? ret : mmsb_commit_diff(bus, pg, &full);
-		if (diffed < 0) {
-			ret = diffed;
-			mmsb_commit_abort(bus, pg);
+		if (!ret)
+			ret = mmsb_commit_diff(bus, pg, &d);
+		if (ret) {
+			mmsb_commit_thaw(bus, pg, &d, false);
 			continue;
 		}
-		counted.bytes_diffed = diffed;
+		counted.bytes_diffed = d.bytes;
 		counted.commits = !!bus->runs.nr;
 		mmsb_bus_count(bus, pg, &counted);
 		if (bus->runs.nr) {
@@ -286,8 +400,9 @@ int mmsb_commit_batch(struct mmsb_bus *bus, struct list_head *batch,
 				.run = bus->runs.run,
 				.nr_runs = bus->runs.nr,
 				.payload_len = bus->runs.payload_len,
+				.lost = d.too_big,
 				.flags = MMSB_DELTA_CAPTURED |
-					 (full ? MMSB_DELTA_FULL : 0),
+					 (d.full ? MMSB_DELTA_FULL : 0),
 				.pid = pid,
 				.cause_seq = cause_seq,
 				.timestamp_ns = now,
@@ -298,8 +413,9 @@ int mmsb_commit_batch(struct mmsb_bus *bus, struct list_head *batch,
 			mutex_unlock(&bus->ring.lock);
 			nr_records++;
 		}
-		mmsb_commit_thaw(pg);
+		mmsb_commit_thaw(bus, pg, &d, true);
 	}
+	mmsb_runs_trim(bus);
 	return ret ?: nr_records;
 }
 

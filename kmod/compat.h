@@ -20,18 +20,39 @@ static inline void mmsb_vm_flags_set(struct vm_area_struct *vma,
 }
 
 /*
- * Make @nr pages of the MMSB address_space from @pgoff read-only in every
- * mapping, TLBs flushed on return.  Without the dirty helpers, zapping does
- * the same job at the price of read refaults.
+ * Make @nr pages of the MMSB address_space from @pgoff read-only and clean
+ * in every mapping, TLBs flushed on return, so that the next store to any
+ * of them faults.  Read-only is not enough: mprotect() makes a dirty PTE
+ * of a shared mapping writable again without a fault, so the dirty bits
+ * are cleared too, after the write-protect as clean_record's contract
+ * asks.  @bitmap (from @bitmap_pgoff) gets the bits of the pages found
+ * dirty, which the caller already knows are.  Without the dirty helpers,
+ * zapping does the whole job at the price of read refaults.
  */
 static inline void mmsb_wrprotect_range(struct address_space *mapping,
-					pgoff_t pgoff, pgoff_t nr)
+					pgoff_t pgoff, pgoff_t nr,
+					pgoff_t bitmap_pgoff,
+					unsigned long *bitmap)
 {
 #ifdef CONFIG_MAPPING_DIRTY_HELPERS
+	pgoff_t start = 0, end = 0;
+
 	wp_shared_mapping_range(mapping, pgoff, nr);
+	clean_record_shared_mapping_range(mapping, pgoff, nr, bitmap_pgoff,
+					  bitmap, &start, &end);
 #else
 	unmap_mapping_range(mapping, (loff_t)pgoff << PAGE_SHIFT,
 			    (loff_t)nr << PAGE_SHIFT, 0);
+#endif
+}
+
+/* PTEs mapping @page, an order-0 page (6.1 does not export folio_mapcount). */
+static inline int mmsb_page_mapcount(struct page *page)
+{
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 12, 0)
+	return page_mapcount(page);
+#else
+	return folio_mapcount(page_folio(page));
 #endif
 }
 

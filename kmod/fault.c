@@ -38,6 +38,14 @@ static void mmsb_vm_close(struct vm_area_struct *vma)
 }
 
 /*
+ * A fault waits for locks that a commit holds for as long as it diffs,
+ * which for a large page is long: the waits are killable.  Given up on,
+ * the fault returns VM_FAULT_NOPAGE, as TTM does: no PTE was installed,
+ * a user access retries and the task dies on its way back to user space,
+ * and GUP sees the fatal signal and stops.
+ */
+
+/*
  * Returns the chunk locked: the core installs the PTE before unlocking it,
  * which is what lets mmsb_page_zap() order every PTE of a freed page
  * before its zap.
@@ -51,7 +59,8 @@ static vm_fault_t mmsb_vm_fault(struct vm_fault *vmf)
 	if (idx >= pg->nr)
 		return VM_FAULT_SIGBUS;
 	page = pg->chunks[idx];
-	lock_page(page);
+	if (folio_lock_killable(page_folio(page)))
+		return VM_FAULT_NOPAGE;
 	if (READ_ONCE(pg->dead)) {
 		unlock_page(page);
 		return VM_FAULT_SIGBUS;
@@ -99,17 +108,26 @@ static vm_fault_t mmsb_vm_page_mkwrite(struct vm_fault *vmf)
 	pgoff_t idx = vmf->pgoff - pg->pgoff;
 	static const struct mmsb_counters one_fault = { .wp_faults = 1 };
 
-	mutex_lock(&bus->lock);
+	vm_fault_t ret = VM_FAULT_LOCKED;
+
+	if (mutex_lock_killable(&bus->lock))
+		return VM_FAULT_NOPAGE;
 	if (pg->dead) {
-		mutex_unlock(&bus->lock);
-		return VM_FAULT_SIGBUS;
+		ret = VM_FAULT_SIGBUS;
+		goto out_unlock;
 	}
+	/*
+	 * Marking the chunk dirty before a wait given up on is harmless: a
+	 * chunk stored to by nobody commits no record.
+	 */
 	if (!test_bit(idx, pg->dirty))
 		mmsb_page_dirty_chunk(pg, idx);
 	mmsb_bus_count(bus, pg, &one_fault);
-	lock_page(vmf->page);
+	if (folio_lock_killable(page_folio(vmf->page)))
+		ret = VM_FAULT_NOPAGE;
+out_unlock:
 	mutex_unlock(&bus->lock);
-	return VM_FAULT_LOCKED;
+	return ret;
 }
 
 static const struct vm_operations_struct mmsb_vm_ops = {
@@ -125,6 +143,7 @@ int mmsb_ch_mmap(struct file *file, struct vm_area_struct *vma)
 	struct mmsb_bus *bus = mmsb_file_bus(mf);
 	struct mmsb_page *pg;
 	pgoff_t first;
+	int ret = 0;
 
 	if (!bus)
 		return -ENOTCONN;
@@ -138,22 +157,24 @@ int mmsb_ch_mmap(struct file *file, struct vm_area_struct *vma)
 	    (VM_SHARED | VM_MAYWRITE))
 		return -EINVAL;
 
-	pg = mmsb_page_get_by_offset(vma->vm_pgoff);
-	if (!pg)
-		return -EINVAL;
-	if (pg->bus != bus) {
-		mmsb_page_put(pg);
-		return -EACCES;
+	/* mmap_lock ranks above bus->lock (mmsb.h). */
+	mutex_lock(&bus->lock);
+	pg = mmsb_bus_page_by_offset(bus, vma->vm_pgoff);
+	if (IS_ERR(pg)) {
+		ret = PTR_ERR(pg);
+		goto out_unlock;
 	}
 	first = vma->vm_pgoff - pg->pgoff;
 	if (first >= pg->nr || vma_pages(vma) > pg->nr - first) {
-		mmsb_page_put(pg);
-		return -EINVAL;
+		ret = -EINVAL;
+		goto out_unlock;
 	}
-
+	kref_get(&pg->ref);
+	atomic_inc(&pg->map_count);
 	mmsb_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
 	vma->vm_ops = &mmsb_vm_ops;
 	vma->vm_private_data = pg;
-	atomic_inc(&pg->map_count);
-	return 0;
+out_unlock:
+	mutex_unlock(&bus->lock);
+	return ret;
 }

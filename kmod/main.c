@@ -74,6 +74,8 @@ static int mmsb_ch_open(struct inode *inode, struct file *file)
 		return -ENOMEM;
 	mutex_init(&mf->read_lock);
 	mutex_init(&mf->write_lock);
+	init_waitqueue_head(&mf->wait);
+	init_waitqueue_func_entry(&mf->ring_wake, mmsb_stream_forward_wake);
 	mmsb_held_add(sizeof(*mf));
 
 	file->private_data = mf;
@@ -88,11 +90,14 @@ static int mmsb_ch_release(struct inode *inode, struct file *file)
 {
 	struct mmsb_file *mf = file->private_data;
 
-	if (mf->bus)
+	if (mf->bus) {
+		mmsb_stream_detach(mf, &mf->bus->ring);
 		mmsb_bus_detach(mf);
+	}
 	mutex_destroy(&mf->read_lock);
 	mutex_destroy(&mf->write_lock);
 	kvfree(mf->wbuf);
+	mmsb_user_uncharge(mf->wbuf_owner, mf->wbuf_size);
 	mmsb_held_add(-(s64)(sizeof(*mf) + mf->wbuf_size));
 	kfree(mf);
 	return 0;
@@ -103,7 +108,7 @@ static int mmsb_ctrl_version(struct mmsb_version *arg)
 	arg->api = MMSB_API_VERSION;
 	arg->features = MMSB_FEAT_CAPTURE | MMSB_FEAT_STREAM | MMSB_FEAT_SUBMIT;
 	arg->max_page_size = min_t(u64, mmsb_max_page_size, MMSB_PAGE_SIZE_LIMIT);
-	arg->max_ring_size = mmsb_max_ring_size;
+	arg->max_ring_size = READ_ONCE(mmsb_max_ring_size);
 	return 0;
 }
 
@@ -310,11 +315,38 @@ MODULE_PARM_DESC(max_page_size, "Largest page in bytes (at most 1 GiB)");
 module_param_named(max_bus_bytes, mmsb_max_bus_bytes, ulong, 0644);
 MODULE_PARM_DESC(max_bus_bytes, "Page bytes one bus may hold");
 module_param_named(max_user_bytes, mmsb_max_user_bytes, ulong, 0644);
-MODULE_PARM_DESC(max_user_bytes, "Page bytes one user may hold, all buses together");
-module_param_named(default_ring_size, mmsb_default_ring_size, uint, 0644);
-MODULE_PARM_DESC(default_ring_size, "Delta ring bytes of a bus created without ring_size");
-module_param_named(max_ring_size, mmsb_max_ring_size, uint, 0644);
-MODULE_PARM_DESC(max_ring_size, "Largest delta ring in bytes");
+MODULE_PARM_DESC(max_user_bytes, "Bytes one user may make the module hold (pages, rings, write buffers), all buses together");
+/*
+ * Ring positions are masked with the size, so a ring size that is not a
+ * power of two would lay records over one another: refused at load and
+ * on write alike.
+ */
+static int mmsb_ring_size_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int size;
+	int ret;
+
+	ret = kstrtouint(val, 0, &size);
+	if (ret)
+		return ret;
+	if (!is_power_of_2(size) || size < MMSB_RING_SIZE_MIN ||
+	    size > MMSB_RING_SIZE_MAX)
+		return -EINVAL;
+	WRITE_ONCE(*(unsigned int *)kp->arg, size);
+	return 0;
+}
+
+static const struct kernel_param_ops mmsb_ring_size_ops = {
+	.set = mmsb_ring_size_set,
+	.get = param_get_uint,
+};
+
+module_param_cb(default_ring_size, &mmsb_ring_size_ops,
+		&mmsb_default_ring_size, 0644);
+MODULE_PARM_DESC(default_ring_size, "Delta ring bytes of a bus created without ring_size (a power of two, 64 KiB to 1 GiB)");
+module_param_cb(max_ring_size, &mmsb_ring_size_ops, &mmsb_max_ring_size,
+		0644);
+MODULE_PARM_DESC(max_ring_size, "Largest delta ring in bytes (a power of two, 64 KiB to 1 GiB)");
 
 MODULE_DESCRIPTION("Memory-Mapped State Bus: mapped pages whose stores become versioned deltas");
 MODULE_LICENSE("GPL");

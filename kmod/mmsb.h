@@ -4,20 +4,31 @@
  *
  * Locking order (outermost first):
  *
- *   mmap_lock or the VMA lock (page faults)
- *     mmsb_file.read_lock          one reader of a file at a time
- *     mmsb_file.write_lock         one submitter of a file at a time
- *     mmsb_bus.lock                pages, dirty state, twins, epochs, seq
- *       page lock (lock_page)      held from mkwrite until the PTE is
+ *   mmsb_file.read_lock            one reader of a file at a time; held
+ *                                  while read(2) copies to and faults in
+ *                                  the user buffer
+ *   mmsb_file.write_lock           one submitter of a file at a time; held
+ *                                  while write(2) copies the user buffer in
+ *     mmap_lock or the VMA lock    page faults, and mmap(2) itself
+ *     mmsb_buses_lock              the bus list and attach counts; never
+ *                                  taken under mmap_lock
+ *       mmsb_bus.lock              pages, dirty state, twins, epochs, seq
+ *         page lock (lock_page)    held from mkwrite until the PTE is
  *                                  writable, and by commit while it diffs
- *         i_mmap_rwsem, PTL        inside wp_shared_mapping_range()
- *       mmsb_ring.lock             the delta ring and its positions
+ *           i_mmap_rwsem, PTL      inside mmsb_wrprotect_range()
+ *         mmsb_ring.lock           the delta ring, its positions, and the
+ *                                  cursors of the files that read it
+ *   mmsb_user_lock                 a leaf: what each user is charged
+ *   mmsb_ring.wait lock, then      a ring's wake is forwarded to the
+ *   mmsb_file.wait lock            queue of each file that waits on it
  *
- * ->fault takes only the page lock.  Nothing copies to or from user memory
- * under mmsb_bus.lock: a user buffer may itself be an MMSB mapping, whose
- * mkwrite takes mmsb_bus.lock.  The stream copies records out under
- * mmsb_ring.lock with page faults disabled and faults the buffer in after
- * dropping it.
+ * ->fault takes only the page lock; ->page_mkwrite takes mmsb_bus.lock,
+ * then the page lock.  STREAM_INFO takes only mmsb_ring.lock, so it
+ * answers while a read(2) of the same file sleeps.  Nothing copies to or
+ * from user memory under mmsb_bus.lock or mmsb_ring.lock: a user buffer
+ * may itself be an MMSB mapping, whose mkwrite takes mmsb_bus.lock.  The
+ * stream copies records out under mmsb_ring.lock with page faults
+ * disabled and faults the buffer in after dropping it.
  */
 #ifndef MMSB_KMOD_H
 #define MMSB_KMOD_H
@@ -34,12 +45,18 @@
 
 #include "mmsb_delta.h"
 
+struct file;
+struct kiocb;
+struct iov_iter;
+struct poll_table_struct;
+struct seq_file;
+
 /* A page may not be larger: its mmap offsets are id << MMSB_OFFSET_SHIFT. */
 #define MMSB_OFFSET_SHIFT	18	/* in 4 KiB pages: 1 GiB */
 #define MMSB_PAGE_SIZE_LIMIT	(1ULL << (MMSB_OFFSET_SHIFT + PAGE_SHIFT))
 #define MMSB_RING_SIZE_MIN	(64U << 10)
+#define MMSB_RING_SIZE_MAX	(1U << 30)
 #define MMSB_COMMIT_IDS_MAX	65536
-#define MMSB_PAGE_LIST_MAX	65536	/* ids returned by one PAGE_LIST */
 #define MMSB_WRITE_MAX		(128U << 20)	/* bytes of one write(2) */
 #define MMSB_TWIN_POOL_MAX	1024	/* spare twins a bus keeps */
 
@@ -85,6 +102,7 @@ struct mmsb_bus {
 	kuid_t uid;
 	kgid_t gid;
 	umode_t mode;
+	kuid_t ring_owner;		/* charged for the ring */
 
 	struct mutex lock;
 	struct xarray pages;		/* page id -> struct mmsb_page */
@@ -139,18 +157,29 @@ struct mmsb_page {
 /* Per open file. */
 struct mmsb_file {
 	struct mmsb_bus *bus;		/* set once by attach, then constant */
-	struct mutex write_lock;	/* @wbuf */
+	struct mutex write_lock;	/* @wbuf, one submitter at a time */
 	void *wbuf;			/* submission staging, @wbuf_size bytes */
 	size_t wbuf_size;
-	struct mutex read_lock;		/* @cursor, @next_seq, @lost */
+	kuid_t wbuf_owner;		/* charged for @wbuf_size */
+	struct mutex read_lock;		/* one reader at a time */
+	/* Under the ring's lock: */
 	u64 cursor;			/* ring position of the next record */
 	u64 next_seq;			/* its sequence */
 	u64 lost;
+	/*
+	 * Readers and pollers of this file wait on @wait, which exists from
+	 * open on, so that a poll made before attach (an epoll set keeps the
+	 * queue it was first given) is woken by the bus's records too:
+	 * @ring_wake, on the ring's queue from the first wait on, forwards.
+	 */
+	wait_queue_head_t wait;
+	wait_queue_entry_t ring_wake;
+	unsigned long watching;		/* bit 0: @ring_wake is queued */
 };
 
 static inline struct mmsb_bus *mmsb_file_bus(struct mmsb_file *mf)
 {
-	/* Pairs with smp_store_release() in mmsb_ctrl_attach(). */
+	/* Pairs with smp_store_release() in mmsb_stream_attach(). */
 	return smp_load_acquire(&mf->bus);
 }
 
@@ -162,17 +191,23 @@ int mmsb_buses_show(struct seq_file *m, void *unused);
 void mmsb_bus_count(struct mmsb_bus *bus, struct mmsb_page *pg,
 		    const struct mmsb_counters *delta);
 
+/* charge.c */
+kuid_t mmsb_charge_owner(void);
+int mmsb_user_charge(kuid_t owner, u64 bytes, bool nowait);
+void mmsb_user_uncharge(kuid_t owner, u64 bytes);
+
 /* page.c */
 int mmsb_ctrl_page_alloc(struct mmsb_bus *bus, struct mmsb_page_alloc *arg);
 int mmsb_ctrl_page_free(struct mmsb_bus *bus, struct mmsb_page_free *arg);
 int mmsb_ctrl_page_info(struct mmsb_bus *bus, struct mmsb_page_info *arg);
-int mmsb_ctrl_page_list(struct mmsb_bus *bus, struct mmsb_page_list *arg);
-struct mmsb_page *mmsb_page_get_by_offset(pgoff_t pgoff);
+long mmsb_ctrl_page_list(struct mmsb_bus *bus, struct mmsb_page_list *arg);
+struct mmsb_page *mmsb_bus_page_by_offset(struct mmsb_bus *bus, pgoff_t pgoff);
 void mmsb_page_put(struct mmsb_page *pg);
 struct mmsb_page *mmsb_bus_page(struct mmsb_bus *bus, u64 id);
 void mmsb_bus_free_pages(struct mmsb_bus *bus);
-void mmsb_page_drop_twins(struct mmsb_page *pg);
+void mmsb_page_clean(struct mmsb_page *pg, u32 keep);
 struct page *mmsb_twin_get(struct mmsb_bus *bus);
+void mmsb_twin_put(struct mmsb_bus *bus, struct page *twin);
 extern atomic_t mmsb_twin_failures;
 void mmsb_bus_free_twins(struct mmsb_bus *bus);
 
@@ -194,6 +229,7 @@ struct mmsb_emit {
 	 * takes the runs from @run and their bytes from the page.
 	 */
 	const void *body;
+	bool lost;		/* known not to fit the ring: emit its OVERRUN */
 	u16 flags;
 	u32 pid;
 	u64 cause_seq;
@@ -209,10 +245,13 @@ ssize_t mmsb_ch_write_iter(struct kiocb *iocb, struct iov_iter *from);
 /* stream.c */
 int mmsb_ring_init(struct mmsb_ring *ring, u64 size);
 void mmsb_ring_destroy(struct mmsb_ring *ring);
-void mmsb_stream_attach(struct mmsb_file *mf, struct mmsb_ring *ring);
+void mmsb_stream_attach(struct mmsb_file *mf, struct mmsb_bus *bus);
+void mmsb_stream_detach(struct mmsb_file *mf, struct mmsb_ring *ring);
+int mmsb_stream_forward_wake(struct wait_queue_entry *entry, unsigned int mode,
+			     int sync, void *key);
 u64 mmsb_ring_reserve(struct mmsb_ring *ring, u64 size);
 void mmsb_ring_write(struct mmsb_ring *ring, u64 pos, const void *src, u64 len);
-void mmsb_ring_publish(struct mmsb_ring *ring, u64 pos, u64 size);
+void mmsb_ring_publish(struct mmsb_ring *ring, u64 end);
 void mmsb_ring_wake(struct mmsb_ring *ring);
 ssize_t mmsb_ch_read(struct file *file, char __user *buf, size_t count,
 		     loff_t *ppos);

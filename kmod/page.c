@@ -12,7 +12,6 @@
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
-#include <linux/cred.h>
 #include <linux/uaccess.h>
 #include <linux/pagemap.h>
 
@@ -20,47 +19,6 @@
 
 static DEFINE_XARRAY_ALLOC1(mmsb_handles);
 static u32 mmsb_next_handle;
-
-/*
- * Page bytes charged per user, all buses together: uid -> bytes, stored
- * as an xarray value.
- */
-static DEFINE_XARRAY(mmsb_user_bytes);
-static DEFINE_MUTEX(mmsb_user_lock);
-
-static int mmsb_user_charge(kuid_t uid, u64 bytes)
-{
-	unsigned long key = from_kuid(&init_user_ns, uid);
-	u64 used;
-	int ret = 0;
-
-	mutex_lock(&mmsb_user_lock);
-	used = xa_to_value(xa_load(&mmsb_user_bytes, key) ?: xa_mk_value(0));
-	if (used + bytes > mmsb_max_user_bytes)
-		ret = -EDQUOT;
-	else
-		ret = xa_err(xa_store(&mmsb_user_bytes, key,
-				      xa_mk_value(used + bytes), GFP_KERNEL));
-	mutex_unlock(&mmsb_user_lock);
-	return ret;
-}
-
-static void mmsb_user_uncharge(kuid_t uid, u64 bytes)
-{
-	unsigned long key = from_kuid(&init_user_ns, uid);
-	u64 used;
-
-	mutex_lock(&mmsb_user_lock);
-	used = xa_to_value(xa_load(&mmsb_user_bytes, key));
-	if (WARN_ON_ONCE(used < bytes))
-		used = bytes;
-	if (used == bytes)
-		xa_erase(&mmsb_user_bytes, key);
-	else
-		xa_store(&mmsb_user_bytes, key, xa_mk_value(used - bytes),
-			 GFP_KERNEL | __GFP_NOFAIL);
-	mutex_unlock(&mmsb_user_lock);
-}
 
 /* Bytes of the page's tables, as accounted in bytes_held. */
 static size_t mmsb_page_table_bytes(unsigned long nr)
@@ -80,7 +38,7 @@ static void mmsb_page_free_memory(struct mmsb_page *pg)
 	kvfree(pg->twins);
 	bitmap_free(pg->dirty);
 	kvfree(pg->dirty_idx);
-	/* mmsb_page_get_by_offset() may still be looking at ->ref. */
+	/* mmsb_bus_page_by_offset() may still be looking at ->bus. */
 	kfree_rcu(pg, rcu);
 }
 
@@ -137,23 +95,32 @@ void mmsb_page_put(struct mmsb_page *pg)
 	kref_put(&pg->ref, mmsb_page_release);
 }
 
-struct mmsb_page *mmsb_page_get_by_offset(pgoff_t pgoff)
+/*
+ * The page of @bus whose mmap window holds @pgoff: ERR_PTR(-EACCES) if it
+ * is another bus's, ERR_PTR(-EINVAL) if no live page has it.  Under
+ * bus->lock, which orders it against mmsb_page_kill(): a page found is
+ * live and its id table reference is held.  A page of another bus is only
+ * looked at, under RCU, never referenced: its bus may be going away, and
+ * with it the lock its release takes.
+ */
+struct mmsb_page *mmsb_bus_page_by_offset(struct mmsb_bus *bus, pgoff_t pgoff)
 {
 	struct mmsb_page *pg;
 
+	lockdep_assert_held(&bus->lock);
 	rcu_read_lock();
 	pg = xa_load(&mmsb_handles, pgoff >> MMSB_OFFSET_SHIFT);
-	if (pg && !kref_get_unless_zero(&pg->ref))
-		pg = NULL;
+	if (pg && pg->bus != bus)
+		pg = ERR_PTR(-EACCES);
 	rcu_read_unlock();
-	return pg;
+	return pg ?: ERR_PTR(-EINVAL);
 }
 
 int mmsb_ctrl_page_alloc(struct mmsb_bus *bus, struct mmsb_page_alloc *arg)
 {
 	u64 size = arg->size;
 	u64 bytes = round_up(size, PAGE_SIZE);
-	kuid_t uid = current_fsuid();
+	kuid_t owner = mmsb_charge_owner();
 	struct mmsb_page *pg;
 	u32 handle;
 	int ret;
@@ -171,7 +138,7 @@ int mmsb_ctrl_page_alloc(struct mmsb_bus *bus, struct mmsb_page_alloc *arg)
 	bus->bytes += bytes;
 	mutex_unlock(&bus->lock);
 
-	ret = mmsb_user_charge(uid, bytes);
+	ret = mmsb_user_charge(owner, bytes, false);
 	if (ret)
 		goto out_uncharge_bus;
 
@@ -180,10 +147,15 @@ int mmsb_ctrl_page_alloc(struct mmsb_bus *bus, struct mmsb_page_alloc *arg)
 		ret = -ENOMEM;
 		goto out_uncharge_user;
 	}
-	pg->charged_uid = uid;
+	pg->charged_uid = owner;
 	mmsb_held_add(bytes + mmsb_page_table_bytes(pg->nr));
 
-	ret = xa_alloc_cyclic(&mmsb_handles, &handle, pg,
+	/*
+	 * The handle is reserved (a NULL entry) and the page published in
+	 * both tables under bus->lock once every field is set: mmap looks
+	 * pages up by offset under that lock.
+	 */
+	ret = xa_alloc_cyclic(&mmsb_handles, &handle, NULL,
 			      XA_LIMIT(1, U32_MAX >> 1), &mmsb_next_handle,
 			      GFP_KERNEL);
 	if (ret < 0)
@@ -193,6 +165,11 @@ int mmsb_ctrl_page_alloc(struct mmsb_bus *bus, struct mmsb_page_alloc *arg)
 	mutex_lock(&bus->lock);
 	pg->id = bus->next_page_id;
 	ret = xa_insert(&bus->pages, pg->id, pg, GFP_KERNEL);
+	if (!ret) {
+		ret = xa_err(xa_store(&mmsb_handles, handle, pg, GFP_KERNEL));
+		if (ret)
+			xa_erase(&bus->pages, pg->id);
+	}
 	if (!ret) {
 		bus->next_page_id++;
 		bus->nr_pages++;
@@ -212,7 +189,7 @@ out_put:
 	mmsb_page_put(pg);
 	return ret;
 out_uncharge_user:
-	mmsb_user_uncharge(uid, bytes);
+	mmsb_user_uncharge(owner, bytes);
 out_uncharge_bus:
 	mutex_lock(&bus->lock);
 	bus->bytes -= bytes;
@@ -253,8 +230,10 @@ struct page *mmsb_twin_get(struct mmsb_bus *bus)
 	return twin;
 }
 
-static void mmsb_twin_put(struct mmsb_bus *bus, struct page *twin)
+void mmsb_twin_put(struct mmsb_bus *bus, struct page *twin)
 {
+	if (!twin)
+		return;
 	if (bus->nr_pooled < MMSB_TWIN_POOL_MAX) {
 		list_add(&twin->lru, &bus->twin_pool);
 		bus->nr_pooled++;
@@ -277,24 +256,29 @@ void mmsb_bus_free_twins(struct mmsb_bus *bus)
 	bus->nr_pooled = 0;
 }
 
-/* Discards uncommitted stores: drops every twin and the dirty state. */
-void mmsb_page_drop_twins(struct mmsb_page *pg)
+/*
+ * Ends the dirty state of the chunks dirty_idx[@keep, nr_dirty) of @pg,
+ * dropping their twins; with @keep 0 every uncommitted store is discarded.
+ * A page still dirty goes (back) on its bus's dirty list.
+ */
+void mmsb_page_clean(struct mmsb_page *pg, u32 keep)
 {
 	struct mmsb_bus *bus = pg->bus;
 	u32 i;
 
 	lockdep_assert_held(&bus->lock);
-	for (i = 0; i < pg->nr_dirty; i++) {
+	for (i = keep; i < pg->nr_dirty; i++) {
 		u32 idx = pg->dirty_idx[i];
 
-		if (pg->twins[idx]) {
-			mmsb_twin_put(bus, pg->twins[idx]);
-			pg->twins[idx] = NULL;
-		}
+		mmsb_twin_put(bus, pg->twins[idx]);
+		pg->twins[idx] = NULL;
 		__clear_bit(idx, pg->dirty);
 	}
-	pg->nr_dirty = 0;
-	list_del_init(&pg->dirty_node);
+	pg->nr_dirty = keep;
+	if (keep)
+		list_move_tail(&pg->dirty_node, &bus->dirty);
+	else
+		list_del_init(&pg->dirty_node);
 }
 
 static struct mmsb_page **mmsb_page_cache_slot(struct mmsb_bus *bus, u64 id)
@@ -333,7 +317,7 @@ static void mmsb_page_kill(struct mmsb_page *pg)
 	bus->nr_pages--;
 	xa_erase(&mmsb_handles, pg->pgoff >> MMSB_OFFSET_SHIFT);
 	pg->dead = true;
-	mmsb_page_drop_twins(pg);
+	mmsb_page_clean(pg, 0);
 }
 
 /*
@@ -413,36 +397,51 @@ int mmsb_ctrl_page_info(struct mmsb_bus *bus, struct mmsb_page_info *arg)
 	return 0;
 }
 
-int mmsb_ctrl_page_list(struct mmsb_bus *bus, struct mmsb_page_list *arg)
+/* Ids gathered under bus->lock at a time, then copied out after it. */
+#define MMSB_PAGE_LIST_BATCH	512
+
+long mmsb_ctrl_page_list(struct mmsb_bus *bus, struct mmsb_page_list *arg)
 {
-	u32 cap = min_t(u32, arg->capacity, MMSB_PAGE_LIST_MAX);
+	u64 __user *out = u64_to_user_ptr(arg->ids);
 	unsigned long id = arg->after;
 	struct mmsb_page *pg;
-	u64 *batch;
 	u32 n = 0;
+	u64 *batch;
 	int ret = 0;
 
 	if (arg->after >= ULONG_MAX)
 		return -EINVAL;
-	batch = kvmalloc_array(max(cap, 1U), sizeof(*batch), GFP_KERNEL);
+	batch = kmalloc_array(MMSB_PAGE_LIST_BATCH, sizeof(*batch), GFP_KERNEL);
 	if (!batch)
 		return -ENOMEM;
 
-	/* Gathered under the lock, copied out after it. */
-	mutex_lock(&bus->lock);
-	id++;
-	xa_for_each_start(&bus->pages, id, pg, id) {
-		if (n == cap)
-			break;
-		batch[n++] = id;
-	}
-	arg->total = bus->nr_pages;
-	mutex_unlock(&bus->lock);
+	do {
+		u32 want = min_t(u32, arg->capacity - n, MMSB_PAGE_LIST_BATCH);
+		u32 got = 0;
 
-	if (n && copy_to_user(u64_to_user_ptr(arg->ids), batch,
-			      n * sizeof(*batch)))
-		ret = -EFAULT;
-	kvfree(batch);
+		mutex_lock(&bus->lock);
+		arg->total = bus->nr_pages;
+		if (want) {
+			id++;
+			xa_for_each_start(&bus->pages, id, pg, id) {
+				batch[got++] = id;
+				if (got == want)
+					break;
+			}
+		}
+		mutex_unlock(&bus->lock);
+
+		if (got && copy_to_user(out + n, batch, got * sizeof(*batch))) {
+			ret = -EFAULT;
+			break;
+		}
+		n += got;
+		if (got < want || n == arg->capacity)
+			break;
+		id = batch[got - 1];
+		cond_resched();
+	} while (1);
+	kfree(batch);
 	arg->nr_out = n;
 	return ret ?: n;
 }

@@ -8,7 +8,8 @@
  * consecutive sequences [tail_seq, head_seq).  A reader whose next
  * sequence is older than tail_seq lost records: it gets an OVERRUN record
  * with the count, then resumes at the tail.  A record larger than the ring
- * is never stored and counts as lost for every reader.
+ * is stored as an OVERRUN record of its own sequence (mmsb_emit()), lost
+ * alone.
  */
 #include <linux/fs.h>
 #include <linux/poll.h>
@@ -24,7 +25,8 @@
 
 int mmsb_ring_init(struct mmsb_ring *ring, u64 size)
 {
-	ring->buf = vmalloc_user(size);	/* zeroed */
+	ring->buf = __vmalloc(size, GFP_KERNEL_ACCOUNT | __GFP_ZERO |
+				    __GFP_NOWARN);
 	if (!ring->buf)
 		return -ENOMEM;
 	mutex_init(&ring->lock);
@@ -56,24 +58,25 @@ void mmsb_ring_write(struct mmsb_ring *ring, u64 pos, const void *src, u64 len)
 		memcpy(ring->buf, src + first, len - first);
 }
 
+/* The header of the record at @pos: 8-aligned, like the ring, never wraps. */
+static const struct mmsb_delta *mmsb_ring_record(const struct mmsb_ring *ring,
+						 u64 pos)
+{
+	return (const struct mmsb_delta *)(ring->buf + (pos & (ring->size - 1)));
+}
+
 static u32 mmsb_ring_record_size(const struct mmsb_ring *ring, u64 pos)
 {
-	u32 size;
-
-	/* Records are 8-aligned and the ring is too: @size never wraps. */
-	memcpy(&size, ring->buf + (pos & (ring->size - 1)), sizeof(size));
-	return size;
+	return mmsb_ring_record(ring, pos)->size;
 }
 
 /*
- * Makes room for a record of @size bytes at the head by dropping the
- * oldest records.  Returns its position, or U64_MAX if it can never fit.
+ * Makes room for a record of @size bytes, at most the ring's size, at the
+ * head by dropping the oldest records.  Returns its position.
  */
 u64 mmsb_ring_reserve(struct mmsb_ring *ring, u64 size)
 {
 	lockdep_assert_held(&ring->lock);
-	if (size > ring->size)
-		return U64_MAX;
 	while (ring->head + size - ring->tail > ring->size) {
 		ring->tail += mmsb_ring_record_size(ring, ring->tail);
 		ring->tail_seq++;
@@ -81,34 +84,71 @@ u64 mmsb_ring_reserve(struct mmsb_ring *ring, u64 size)
 	return ring->head;
 }
 
-/* Ends the record reserved at @pos, stored or not: it takes head_seq. */
-void mmsb_ring_publish(struct mmsb_ring *ring, u64 pos, u64 size)
+/* Ends the record reserved at the head, which ends at @end. */
+void mmsb_ring_publish(struct mmsb_ring *ring, u64 end)
 {
 	lockdep_assert_held(&ring->lock);
-	if (pos == U64_MAX) {
-		/* Too large for the ring: lost to every reader. */
-		ring->tail = ring->head;
-		ring->tail_seq = ring->head_seq + 1;
-	} else {
-		WRITE_ONCE(ring->head, pos + size);
-	}
+	WRITE_ONCE(ring->head, end);
 	WRITE_ONCE(ring->head_seq, ring->head_seq + 1);
 }
 
 /* Wakes the readers after records were published. */
 void mmsb_ring_wake(struct mmsb_ring *ring)
 {
-	/* The barrier in wq_has_sleeper() pairs with the one in waiting. */
+	/* The barrier in wq_has_sleeper() pairs with mmsb_stream_watch(). */
 	if (wq_has_sleeper(&ring->wait))
 		wake_up_interruptible_all(&ring->wait);
 }
 
-void mmsb_stream_attach(struct mmsb_file *mf, struct mmsb_ring *ring)
+/* The ring's wake of a watching file, passed on to its own queue. */
+int mmsb_stream_forward_wake(struct wait_queue_entry *entry, unsigned int mode,
+			     int sync, void *key)
 {
+	struct mmsb_file *mf = container_of(entry, struct mmsb_file, ring_wake);
+
+	if (wq_has_sleeper(&mf->wait))
+		wake_up_interruptible_poll(&mf->wait, EPOLLIN | EPOLLRDNORM);
+	return 0;
+}
+
+/*
+ * Puts the file's forwarding entry on the ring's queue, once.  Then a
+ * full barrier, so that either the caller's check for records that
+ * follows sees a record, or the record's wake finds the entry.
+ */
+static void mmsb_stream_watch(struct mmsb_file *mf, struct mmsb_ring *ring)
+{
+	if (!test_and_set_bit(0, &mf->watching))
+		add_wait_queue(&ring->wait, &mf->ring_wake);
+	smp_mb();
+}
+
+/*
+ * Starts the file's cursor at the head and publishes @bus as the file's
+ * (pairs with mmsb_file_bus()).  A poll made before attach queued on
+ * @mf->wait and saw EPOLLERR: from now on the ring's wakes reach it, and
+ * it is told the file changed.  The barrier pairs with mmsb_ch_poll()'s.
+ */
+void mmsb_stream_attach(struct mmsb_file *mf, struct mmsb_bus *bus)
+{
+	struct mmsb_ring *ring = &bus->ring;
+
 	mutex_lock(&ring->lock);
 	mf->cursor = ring->head;
 	mf->next_seq = ring->head_seq;
 	mutex_unlock(&ring->lock);
+	smp_store_release(&mf->bus, bus);
+	smp_mb();
+	if (waitqueue_active(&mf->wait)) {
+		mmsb_stream_watch(mf, ring);
+		wake_up_interruptible_poll(&mf->wait, EPOLLOUT | EPOLLWRNORM);
+	}
+}
+
+void mmsb_stream_detach(struct mmsb_file *mf, struct mmsb_ring *ring)
+{
+	if (test_bit(0, &mf->watching))
+		remove_wait_queue(&ring->wait, &mf->ring_wake);
 }
 
 /* Racy by design: a hint for poll and for waiting, rechecked under lock. */
@@ -156,8 +196,10 @@ static int mmsb_stream_copy(struct mmsb_file *mf, struct mmsb_ring *ring,
 			mf->cursor = ring->tail;
 			mf->next_seq = ring->tail_seq;
 		} else {
+			const struct mmsb_delta *rec =
+				mmsb_ring_record(ring, mf->cursor);
 			u64 at = mf->cursor & (ring->size - 1);
-			u32 size = mmsb_ring_record_size(ring, mf->cursor);
+			u32 size = rec->size;
 			u64 first = min_t(u64, size, ring->size - at);
 
 			*need = size;
@@ -167,6 +209,11 @@ static int mmsb_stream_copy(struct mmsb_file *mf, struct mmsb_ring *ring,
 			    __copy_to_user_inatomic(to + first, ring->buf,
 						    size - first))
 				return -EFAULT;
+			/* A record too large for the ring, lost alone. */
+			if (rec->type == MMSB_REC_OVERRUN) {
+				mf->lost += rec->lost;
+				atomic64_inc(&mf->bus->overruns);
+			}
 			mf->cursor += size;
 			mf->next_seq++;
 		}
@@ -187,6 +234,8 @@ ssize_t mmsb_ch_read(struct file *file, char __user *buf, size_t count,
 
 	if (!bus)
 		return -ENOTCONN;
+	if (!count)
+		return 0;
 	ring = &bus->ring;
 	if (!access_ok(buf, count))
 		return -EFAULT;
@@ -221,7 +270,8 @@ ssize_t mmsb_ch_read(struct file *file, char __user *buf, size_t count,
 			ret = -EAGAIN;
 			break;
 		}
-		ret = wait_event_interruptible(ring->wait,
+		mmsb_stream_watch(mf, ring);
+		ret = wait_event_interruptible(mf->wait,
 					       mmsb_stream_readable(mf, ring));
 		if (ret)
 			break;
@@ -233,12 +283,16 @@ ssize_t mmsb_ch_read(struct file *file, char __user *buf, size_t count,
 __poll_t mmsb_ch_poll(struct file *file, struct poll_table_struct *wait)
 {
 	struct mmsb_file *mf = file->private_data;
-	struct mmsb_bus *bus = mmsb_file_bus(mf);
+	struct mmsb_bus *bus;
 	__poll_t mask;
 
+	poll_wait(file, &mf->wait, wait);
+	/* Queued before the bus is read; pairs with mmsb_stream_attach(). */
+	smp_mb();
+	bus = mmsb_file_bus(mf);
 	if (!bus)
 		return EPOLLERR;
-	poll_wait(file, &bus->ring.wait, wait);
+	mmsb_stream_watch(mf, &bus->ring);
 	/*
 	 * Submission never waits for room, so a file is always writable.
 	 * io_uring relies on it: a write refused with -EAGAIN is retried once
@@ -250,25 +304,47 @@ __poll_t mmsb_ch_poll(struct file *file, struct poll_table_struct *wait)
 	return mask;
 }
 
+/*
+ * The sequence of the first DELTA record at or after @pos, whose sequence
+ * is @seq: records too large for the ring left OVERRUN records in their
+ * places.
+ */
+static u64 mmsb_ring_next_delta_seq(const struct mmsb_ring *ring, u64 pos,
+				    u64 seq)
+{
+	for (; seq != ring->head_seq; seq++) {
+		const struct mmsb_delta *rec = mmsb_ring_record(ring, pos);
+
+		if (rec->type == MMSB_REC_DELTA)
+			break;
+		pos += rec->size;
+	}
+	return seq;
+}
+
+/*
+ * Takes only the ring's lock, which guards the cursor: it answers at once
+ * while a read(2) of the same file sleeps waiting for a record.
+ */
 int mmsb_ctrl_stream_info(struct mmsb_file *mf, struct mmsb_stream_info *arg)
 {
 	struct mmsb_ring *ring = &mf->bus->ring;
 
-	mutex_lock(&mf->read_lock);
 	mutex_lock(&ring->lock);
 	if (mf->next_seq < ring->tail_seq) {
-		arg->next_seq = mf->next_seq;
+		arg->next_seq = mmsb_ring_next_delta_seq(ring, ring->tail,
+							 ring->tail_seq);
 		arg->next_size = sizeof(struct mmsb_delta);
 		arg->pending_bytes = sizeof(struct mmsb_delta) +
 				     ring->head - ring->tail;
 	} else {
-		arg->next_seq = mf->next_seq;
+		arg->next_seq = mmsb_ring_next_delta_seq(ring, mf->cursor,
+							 mf->next_seq);
 		arg->next_size = mf->next_seq == ring->head_seq ? 0 :
 				 mmsb_ring_record_size(ring, mf->cursor);
 		arg->pending_bytes = ring->head - mf->cursor;
 	}
 	arg->lost = mf->lost;
 	mutex_unlock(&ring->lock);
-	mutex_unlock(&mf->read_lock);
 	return 0;
 }

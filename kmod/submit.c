@@ -11,10 +11,11 @@
  * that reason.
  *
  * Uncommitted stores to the target page are committed first, so their
- * record precedes the submitted one and no twin is left holding a
- * pre-image the submission made stale.  After that every chunk of the
- * page is write-protected in every mapping, so no store can race with the
- * copy: a store faults into mkwrite and waits for bus->lock.
+ * record precedes the submitted one.  After that every chunk of the page
+ * is write-protected in every mapping, so no store can race with the
+ * copy: a store faults into mkwrite and waits for bus->lock.  The only
+ * twins left are those of chunks that a pin may still write, which stay
+ * dirty through commits; the copy keeps them current.
  */
 #include <linux/fs.h>
 #include <linux/mm.h>
@@ -45,6 +46,21 @@ static int mmsb_submit_flush(struct mmsb_bus *bus, struct mmsb_page *pg)
 	return ret < 0 ? ret : 0;
 }
 
+/* Copies @n bytes from @src to byte @in of @page. */
+static void mmsb_copy_to_page(struct page *page, u32 in, const u8 *src, u32 n)
+{
+	u8 *dst = kmap_local_page(page);
+
+	memcpy(dst + in, src, n);
+	kunmap_local(dst);
+}
+
+/*
+ * Applies @d to the chunks of @pg, and to the twins of those that stay
+ * dirty across commits (mmsb_commit_keep()): a twin holds its chunk as
+ * the stream last described it, so the next commit does not send the
+ * submitted bytes again as captured ones.
+ */
 static void mmsb_submit_copy(struct mmsb_page *pg, const struct mmsb_delta *d)
 {
 	const struct mmsb_run *run = mmsb_delta_runs(d);
@@ -58,10 +74,11 @@ static void mmsb_submit_copy(struct mmsb_page *pg, const struct mmsb_delta *d)
 		while (off < end) {
 			u32 in = offset_in_page(off);
 			u32 n = min_t(u64, PAGE_SIZE - in, end - off);
-			u8 *dst = kmap_local_page(pg->chunks[off >> PAGE_SHIFT]);
+			u32 idx = off >> PAGE_SHIFT;
 
-			memcpy(dst + in, src, n);
-			kunmap_local(dst);
+			mmsb_copy_to_page(pg->chunks[idx], in, src, n);
+			if (pg->twins[idx])
+				mmsb_copy_to_page(pg->twins[idx], in, src, n);
 			src += n;
 			off += n;
 		}
@@ -149,23 +166,29 @@ static ssize_t mmsb_submit(struct mmsb_bus *bus, const void *buf, size_t len,
 	size_t done = 0;
 	long ret = 0;
 
+	/*
+	 * Not blocking means every lock taken with a trylock, and the ring
+	 * lock held across the whole write: dropping it between bursts
+	 * would mean taking it again, or stopping halfway.
+	 */
 	if (nowait) {
 		if (!mutex_trylock(&bus->lock))
 			return -EAGAIN;
-		if (mmsb_submit_needs_flush(bus, buf, len)) {
+		if (mmsb_submit_needs_flush(bus, buf, len) ||
+		    !mutex_trylock(&bus->ring.lock)) {
 			mutex_unlock(&bus->lock);
 			return -EAGAIN;
 		}
 	} else {
 		mutex_lock(&bus->lock);
+		mutex_lock(&bus->ring.lock);
 	}
-	mutex_lock(&bus->ring.lock);
 	while (done < len) {
 		ret = mmsb_submit_one(bus, buf + done, len - done, &e);
 		if (ret < 0)
 			break;
 		done += ret;
-		if (++burst == MMSB_SUBMIT_BURST && done < len) {
+		if (++burst == MMSB_SUBMIT_BURST && done < len && !nowait) {
 			mutex_unlock(&bus->ring.lock);
 			mmsb_ring_wake(&bus->ring);
 			cond_resched();
@@ -179,22 +202,58 @@ static ssize_t mmsb_submit(struct mmsb_bus *bus, const void *buf, size_t len,
 	return done ?: ret;
 }
 
-/* The file's staging buffer, grown to @len and kept for the next write. */
-static void *mmsb_file_wbuf(struct mmsb_file *mf, size_t len, gfp_t gfp)
+/*
+ * The file's staging buffer, grown to @len and kept for the next write,
+ * charged to the writer (max_user_bytes).  A write that must not block
+ * grows it only from memory to be had at once (so the first inline
+ * io_uring write of a file completes inline), and gets -EAGAIN otherwise,
+ * to grow it from a context that may block.
+ */
+static void *mmsb_file_wbuf(struct mmsb_file *mf, size_t len, bool nowait)
 {
 	size_t size = max_t(size_t, roundup_pow_of_two(len), PAGE_SIZE);
+	kuid_t owner;
 	void *buf;
+	int ret;
 
 	if (mf->wbuf_size >= len)
 		return mf->wbuf;
-	buf = kvmalloc(size, gfp | __GFP_ACCOUNT);
-	if (!buf)
-		return NULL;
+	owner = mmsb_charge_owner();
+	ret = mmsb_user_charge(owner, size, nowait);
+	if (ret)
+		return ERR_PTR(ret);
+	if (nowait)
+		buf = kmalloc(size, GFP_NOWAIT | __GFP_ACCOUNT | __GFP_NOWARN);
+	else
+		buf = kvmalloc(size, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!buf) {
+		mmsb_user_uncharge(owner, size);
+		return ERR_PTR(nowait ? -EAGAIN : -ENOMEM);
+	}
 	kvfree(mf->wbuf);
+	mmsb_user_uncharge(mf->wbuf_owner, mf->wbuf_size);
 	mmsb_held_add((s64)size - (s64)mf->wbuf_size);
 	mf->wbuf = buf;
 	mf->wbuf_size = size;
+	mf->wbuf_owner = owner;
 	return buf;
+}
+
+/*
+ * Copied in before bus->lock: the source may be an MMSB mapping.  Without
+ * blocking, the source must be resident: a fault could sleep.
+ */
+static bool mmsb_submit_copy_in(void *buf, size_t len, struct iov_iter *from,
+				bool nowait)
+{
+	bool copied;
+
+	if (!nowait)
+		return copy_from_iter_full(buf, len, from);
+	pagefault_disable();
+	copied = copy_from_iter_full(buf, len, from);
+	pagefault_enable();
+	return copied;
 }
 
 ssize_t mmsb_ch_write_iter(struct kiocb *iocb, struct iov_iter *from)
@@ -219,14 +278,13 @@ ssize_t mmsb_ch_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	} else if (mutex_lock_interruptible(&mf->write_lock)) {
 		return -ERESTARTSYS;
 	}
-	buf = mmsb_file_wbuf(mf, len, nowait ? GFP_NOWAIT : GFP_KERNEL);
-	if (!buf) {
-		ret = nowait ? -EAGAIN : -ENOMEM;
+	buf = mmsb_file_wbuf(mf, len, nowait);
+	if (IS_ERR(buf)) {
+		ret = PTR_ERR(buf);
 		goto out_unlock;
 	}
-	/* Copied in before bus->lock: the source may be an MMSB mapping. */
-	if (!copy_from_iter_full(buf, len, from)) {
-		ret = -EFAULT;
+	if (!mmsb_submit_copy_in(buf, len, from, nowait)) {
+		ret = nowait ? -EAGAIN : -EFAULT;
 		goto out_unlock;
 	}
 	ret = mmsb_submit(bus, buf, len, nowait);

@@ -48,7 +48,6 @@
 #define LOCAL_MIN_RING_SIZE	(64U << 10)
 #define LOCAL_MAX_RING_SIZE	(64U << 20)
 #define LOCAL_COMMIT_IDS_MAX	65536
-#define LOCAL_PAGE_LIST_MAX	65536
 #define LOCAL_WRITE_MAX		(128U << 20)
 /* mmap offsets are handle << this, as the module's 1 GiB windows. */
 #define LOCAL_OFFSET_SHIFT	30
@@ -246,6 +245,7 @@ struct local_emit {
 	uint32_t nr_runs;
 	uint64_t payload_len;
 	const uint8_t *payload;
+	bool lost;		/* known not to fit the ring: emit its OVERRUN */
 	uint16_t flags;
 	uint64_t cause_seq;
 	uint64_t timestamp_ns;
@@ -269,7 +269,7 @@ void local_ring_write(struct local_ring *ring, uint64_t pos, const void *src,
 		      uint64_t len);
 void local_ring_copy_out(const struct local_ring *ring, uint64_t pos,
 			 void *dst, uint64_t len);
-void local_ring_publish(struct local_ring *ring, uint64_t pos, uint64_t size);
+void local_ring_publish(struct local_ring *ring, uint64_t end);
 void local_ring_wake(struct local_ring *ring);
 ssize_t local_read(struct mmsb_bus *bus, void *buf, size_t len);
 ssize_t local_next_record_size(struct mmsb_bus *bus);

@@ -122,22 +122,33 @@ static int runs_grow(struct local_bus *bus)
 	return 0;
 }
 
+/* What diffing one page tells its commit. */
+struct commit_diff {
+	uint64_t bytes;		/* compared against the twin */
+	bool full;		/* some chunk goes whole (MMSB_DELTA_FULL) */
+	bool too_big;		/* the record cannot fit the ring */
+};
+
 /*
- * Diffs the dirty chunks of @pg, ascending, into bus->runs.  Returns the
- * bytes compared, or -ENOMEM if the run table cannot grow.
+ * Diffs the dirty chunks of @pg, ascending, into bus->runs.  A chunk
+ * whose own runs would cost more than the chunk itself goes whole
+ * (mmsb_runs_undo_if_costly()).  Diffing stops as soon as the record is
+ * known not to fit the ring: it would be lost whatever its size.  Returns
+ * 0, or -ENOMEM if the run table cannot grow.
  */
-static int64_t commit_diff(struct local_bus *bus, struct local_page *pg)
+static int commit_diff(struct local_bus *bus, struct local_page *pg,
+		       struct commit_diff *d)
 {
 	struct mmsb_runs *runs = &bus->runs;
-	int64_t diffed = 0;
 	uint32_t i;
 
 	runs->nr = 0;
 	runs->payload_len = 0;
-	for (i = 0; i < pg->nr_dirty; i++) {
+	for (i = 0; i < pg->nr_dirty && !d->too_big; i++) {
 		uint32_t idx = pg->dirty_idx[i];
 		uint32_t base = idx * LOCAL_CHUNK;
 		uint32_t len = local_chunk_len(pg, idx);
+		struct mmsb_runs_mark mark = mmsb_runs_save(runs);
 		uint32_t done = 0;
 
 		while (done < len) {
@@ -147,9 +158,35 @@ static int64_t commit_diff(struct local_bus *bus, struct local_page *pg)
 			if (done < len && runs_grow(bus))
 				return -ENOMEM;
 		}
-		diffed += len;
+		d->bytes += len;
+		if (mmsb_runs_undo_if_costly(runs, &mark, len)) {
+			d->full = true;
+			while (!mmsb_runs_add(runs, base, len))
+				if (runs_grow(bus))
+					return -ENOMEM;
+		}
+		if (mmsb_delta_record_size(runs->nr, runs->payload_len) >
+		    bus->ring.size)
+			d->too_big = true;
 	}
-	return diffed;
+	return 0;
+}
+
+/*
+ * Async capture keeps a permanent twin, which must reach the page's new
+ * epoch even when the record was lost unfinished: its dirty chunks are
+ * taken whole.
+ */
+static void twin_take_dirty(struct local_page *pg)
+{
+	uint32_t i;
+
+	for (i = 0; i < pg->nr_dirty; i++) {
+		uint32_t base = pg->dirty_idx[i] * LOCAL_CHUNK;
+
+		memcpy(pg->twin + base, pg->data + base,
+		       local_chunk_len(pg, pg->dirty_idx[i]));
+	}
 }
 
 uint64_t local_now_ns(void)
@@ -205,7 +242,9 @@ static void ring_write_payload(struct local_ring *ring, uint64_t pos,
 
 /*
  * Appends the record @e describes to the ring and moves @pg to its next
- * epoch; captured and submitted deltas alike.  Readers are woken by the
+ * epoch; captured and submitted deltas alike.  A record that cannot fit
+ * the ring is lost alone: in its place goes an OVERRUN record of its
+ * sequence, page and base epoch, with @lost 1.  Readers are woken by the
  * caller (local_ring_wake()), once for all the records it emits.  Returns
  * the record's sequence.  Under bus->lock.
  */
@@ -229,16 +268,21 @@ uint64_t local_emit(struct local_bus *bus, struct local_page *pg,
 		.cause_seq = e->cause_seq,
 		.payload_len = e->payload_len,
 	};
-	struct local_counters counted = { .records = 1, .record_bytes = size };
+	bool lost = e->lost || size > ring->size;
+	struct local_counters counted = { .records = 1 };
 	uint64_t pos, at;
 
+	if (lost) {
+		mmsb_delta_mark_lost(&hdr);
+		size = hdr.size;
+	}
+	counted.record_bytes = size;
 	pthread_mutex_lock(&ring->lock);
 	hdr.seq = ring->head_seq;
 	pos = local_ring_reserve(ring, size);
-	at = pos;
-	if (pos != UINT64_MAX) {
-		local_ring_write(ring, at, &hdr, sizeof(hdr));
-		at += sizeof(hdr);
+	local_ring_write(ring, pos, &hdr, sizeof(hdr));
+	at = lost ? UINT64_MAX : pos + sizeof(hdr);
+	if (!lost) {
 		local_ring_write(ring, at, e->run, run_bytes);
 		at += run_bytes;
 		ring_write_payload(ring, at, pg, e);
@@ -248,11 +292,12 @@ uint64_t local_emit(struct local_bus *bus, struct local_page *pg,
 	/*
 	 * A payload read from the page was read once, from a page that async
 	 * capture lets stores reach meanwhile: the twin takes it from the
-	 * ring, so that it holds exactly what was emitted.
+	 * ring, so that it holds exactly what was emitted.  An unfinished
+	 * record's twin is the committer's business.
 	 */
-	if (local_capture->permanent_twin)
+	if (local_capture->permanent_twin && !e->lost)
 		twin_update(ring, at, pg, e);
-	local_ring_publish(ring, pos, size);
+	local_ring_publish(ring, pos + size);
 	pthread_mutex_unlock(&ring->lock);
 
 	pg->epoch++;
@@ -282,15 +327,14 @@ int local_commit_batch(struct local_bus *bus, struct local_page **batch,
 	for (i = 0; i < nr; i++) {
 		struct local_page *pg = batch[i];
 		struct local_counters counted = {};
-		int64_t diffed;
+		struct commit_diff d = {};
 
 		pg->commit_seq = 0;
-		diffed = ret ? ret : commit_diff(bus, pg);
-		if (diffed < 0) {
-			ret = diffed;
+		if (!ret)
+			ret = commit_diff(bus, pg, &d);
+		if (ret)
 			continue;
-		}
-		counted.bytes_diffed = diffed;
+		counted.bytes_diffed = d.bytes;
 		counted.commits = !!bus->runs.nr;
 		local_count(bus, pg, &counted);
 		if (bus->runs.nr) {
@@ -298,13 +342,17 @@ int local_commit_batch(struct local_bus *bus, struct local_page **batch,
 				.run = bus->runs.run,
 				.nr_runs = bus->runs.nr,
 				.payload_len = bus->runs.payload_len,
-				.flags = MMSB_DELTA_CAPTURED,
+				.lost = d.too_big,
+				.flags = MMSB_DELTA_CAPTURED |
+					 (d.full ? MMSB_DELTA_FULL : 0),
 				.cause_seq = cause_seq,
 				.timestamp_ns = now,
 			};
 
 			pg->commit_seq = local_emit(bus, pg, &e);
 			nr_records++;
+			if (d.too_big && local_capture->permanent_twin)
+				twin_take_dirty(pg);
 		}
 		commit_thaw(pg);
 	}

@@ -382,8 +382,6 @@ int local_page_list(struct mmsb_bus *bus, uint64_t after, uint64_t *ids,
 		    unsigned int capacity)
 {
 	struct local_handle *h = local_handle(bus);
-	unsigned int cap = capacity < LOCAL_PAGE_LIST_MAX ? capacity :
-			   LOCAL_PAGE_LIST_MAX;
 	struct local_bus *lbus;
 	uint64_t *batch;
 	unsigned int n = 0;
@@ -394,12 +392,16 @@ int local_page_list(struct mmsb_bus *bus, uint64_t after, uint64_t *ids,
 	lbus = h->lbus;
 	if (after == UINT64_MAX)
 		return -EINVAL;
-	batch = malloc((cap ? cap : 1) * sizeof(*batch));
-	if (!batch)
-		return -ENOMEM;
 	pthread_mutex_lock(&lbus->lock);
-	for (at = page_search(lbus, after + 1); at < lbus->nr_pages && n < cap;
-	     at++)
+	at = page_search(lbus, after + 1);
+	if (capacity > lbus->nr_pages - at)
+		capacity = lbus->nr_pages - at;
+	batch = malloc((capacity ? capacity : 1) * sizeof(*batch));
+	if (!batch) {
+		pthread_mutex_unlock(&lbus->lock);
+		return -ENOMEM;
+	}
+	for (; n < capacity; at++)
 		batch[n++] = lbus->pages[at]->id;
 	pthread_mutex_unlock(&lbus->lock);
 	/* Copied out after unlocking: @ids may be in a page. */

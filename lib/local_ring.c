@@ -9,7 +9,8 @@
  * consecutive sequences [tail_seq, head_seq).  A reader whose next
  * sequence is older than tail_seq lost records: it gets an OVERRUN record
  * with the count, then resumes at the tail.  A record larger than the ring
- * is never stored and counts as lost for every reader.
+ * is stored as an OVERRUN record of its own sequence (local_emit()), lost
+ * alone.
  *
  * Each handle has an eventfd for poll(2), nonzero while the handle has a
  * record to read: once a call has published its records it wakes the
@@ -104,10 +105,12 @@ static uint32_t ring_record_size(const struct local_ring *ring, uint64_t pos)
 	return size;
 }
 
+/*
+ * Makes room for a record of @size bytes, at most the ring's size, at the
+ * head by dropping the oldest records.  Returns its position.
+ */
 uint64_t local_ring_reserve(struct local_ring *ring, uint64_t size)
 {
-	if (size > ring->size)
-		return UINT64_MAX;
 	while (ring->head + size - ring->tail > ring->size) {
 		ring->tail += ring_record_size(ring, ring->tail);
 		ring->tail_seq++;
@@ -115,15 +118,10 @@ uint64_t local_ring_reserve(struct local_ring *ring, uint64_t size)
 	return ring->head;
 }
 
-void local_ring_publish(struct local_ring *ring, uint64_t pos, uint64_t size)
+/* Ends the record reserved at the head, which ends at @end. */
+void local_ring_publish(struct local_ring *ring, uint64_t end)
 {
-	if (pos == UINT64_MAX) {
-		/* Too large for the ring: lost to every reader. */
-		ring->tail = ring->head;
-		ring->tail_seq = ring->head_seq + 1;
-	} else {
-		ring->head = pos + size;
-	}
+	ring->head = end;
 	ring->head_seq++;
 }
 
@@ -210,11 +208,19 @@ static ssize_t ring_take(struct local_handle *h, struct local_ring *ring,
 			h->cursor = ring->tail;
 			h->next_seq = ring->tail_seq;
 		} else {
+			struct mmsb_delta *rec;
+
 			*need = ring_record_size(ring, h->cursor);
 			if (count - copied < *need)
 				break;
 			local_ring_copy_out(ring, h->cursor, h->bounce + copied,
 					    *need);
+			/* A record too large for the ring, lost alone. */
+			rec = (struct mmsb_delta *)(h->bounce + copied);
+			if (rec->type == MMSB_REC_OVERRUN) {
+				h->lost += rec->lost;
+				ring->overruns++;
+			}
 			h->cursor += *need;
 			h->next_seq++;
 		}
@@ -239,6 +245,8 @@ ssize_t local_read(struct mmsb_bus *bus, void *buf, size_t len)
 
 	if (!h)
 		return -ENOTCONN;
+	if (!len)
+		return 0;
 	ring = &h->lbus->ring;
 	pthread_mutex_lock(&h->read_lock);
 	pthread_mutex_lock(&ring->lock);

@@ -88,38 +88,90 @@ static inline long first_difference(const void *a, const void *b, size_t len)
 }
 
 /*
- * Asserts that @d is a captured delta of a @size-byte page whose every
- * run byte differs from @old, the page as it was before @d.  With
- * mmsb_delta_validate() refusing runs that touch, and an apply that
- * reaches the new contents, that makes the runs exactly the maximal runs
- * of changed bytes.
+ * Whether a commit sends the 4 KiB chunk that changed from @old to @new
+ * (@len bytes) whole, flagged MMSB_DELTA_FULL: when its own maximal runs
+ * of changed bytes would take more room in a record (8 bytes a run and its
+ * bytes) than one run of the whole chunk (uapi.md, "Commit").
+ */
+static inline bool chunk_goes_whole(const __u8 *old, const __u8 *new,
+				    __u32 len)
+{
+	__u64 runs = 0, bytes = 0;
+	__u32 i;
+
+	for (i = 0; i < len; i++) {
+		if (old[i] == new[i])
+			continue;
+		bytes++;
+		runs += i == 0 || old[i - 1] == new[i - 1];
+	}
+	return runs * sizeof(struct mmsb_run) + bytes >
+	       sizeof(struct mmsb_run) + len;
+}
+
+/*
+ * Asserts that @d is a captured delta of a @size-byte page that was @old
+ * before it, with exactly the runs a commit makes of that change: the
+ * maximal runs of changed bytes, where each chunk that goes whole counts
+ * as changed throughout, and MMSB_DELTA_FULL if any chunk does.
  */
 static inline void rec_check_runs_changed(const struct mmsb_delta *d,
 					  const void *old, __u64 size)
 {
 	const struct mmsb_run *run = mmsb_delta_runs(d);
-	const __u8 *payload = mmsb_delta_payload(d);
 	const __u8 *before = old;
-	__u32 i, j;
+	__u8 *after = malloc(size), *in = calloc(1, size);
+	bool full = false;
+	__u64 off, chunk;
+	__u32 i = 0;
 
 	ASSERT_EQ(MMSB_REC_DELTA, d->type);
-	ASSERT_EQ(MMSB_DELTA_CAPTURED, d->flags);
 	ASSERT_EQ(d->size, mmsb_delta_validate(d, d->size, size))
 		TH_LOG("runs of seq %llu do not fit a page of %llu bytes",
 		       (unsigned long long)d->seq, (unsigned long long)size);
-	for (i = 0; i < d->nr_runs; i++) {
-		for (j = 0; j < run[i].len; j++)
-			ASSERT_NE(before[run[i].offset + j], payload[j])
-				TH_LOG("seq %llu: unchanged byte %u in run %u",
-				       (unsigned long long)d->seq,
-				       run[i].offset + j, i);
-		payload += run[i].len;
+	ASSERT_NE(NULL, after);
+	ASSERT_NE(NULL, in);
+	memcpy(after, old, size);
+	mmsb_delta_apply(after, d);
+	for (chunk = 0; chunk < size; chunk += MMSB_CHUNK_SIZE) {
+		__u32 len = size - chunk < MMSB_CHUNK_SIZE ? size - chunk :
+			    MMSB_CHUNK_SIZE;
+		bool whole = chunk_goes_whole(before + chunk, after + chunk,
+					      len);
+
+		full |= whole;
+		for (off = chunk; off < chunk + len; off++)
+			in[off] = whole || before[off] != after[off];
 	}
+	ASSERT_EQ(MMSB_DELTA_CAPTURED | (full ? MMSB_DELTA_FULL : 0),
+		  d->flags) TH_LOG("seq %llu", (unsigned long long)d->seq);
+	for (off = 0; off < size; off++) {
+		__u64 end = off;
+
+		if (!in[off])
+			continue;
+		while (end < size && in[end])
+			end++;
+		ASSERT_LT(i, d->nr_runs)
+			TH_LOG("seq %llu: no run for byte %llu",
+			       (unsigned long long)d->seq,
+			       (unsigned long long)off);
+		ASSERT_EQ(off, run[i].offset)
+			TH_LOG("seq %llu: run %u", (unsigned long long)d->seq, i);
+		ASSERT_EQ(end - off, run[i].len)
+			TH_LOG("seq %llu: run %u", (unsigned long long)d->seq, i);
+		i++;
+		off = end;
+	}
+	ASSERT_EQ(i, d->nr_runs) TH_LOG("seq %llu: a run of unchanged bytes",
+					(unsigned long long)d->seq);
+	free(in);
+	free(after);
 }
 
 /*
  * Asserts that @d turns @old into @new (@size bytes each) with exactly the
- * maximal runs of changed bytes.
+ * runs a commit makes (rec_check_runs_changed()).
  */
 static inline void rec_check_diff(const struct mmsb_delta *d, const void *old,
 				  const void *new, __u64 size)

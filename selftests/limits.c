@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Description: the module parameters that bound memory: max_page_size
- * (EFBIG), max_bus_bytes (ENOSPC), max_user_bytes (EDQUOT), the ring size
- * limits, and that freeing or destroying gives the room back.  Lowering a
+ * (EFBIG), max_bus_bytes (ENOSPC), max_user_bytes (EDQUOT: pages, and the
+ * rings of the buses a user creates), the ring size limits, and that
+ * freeing or destroying gives the room back.  Lowering a
  * parameter needs root; those tests skip otherwise, and the harness puts
  * every parameter back when the test ends.
  */
@@ -16,6 +17,37 @@
 static void set_param(const char *name, __u64 val)
 {
 	ASSERT_EQ(0, mmsb_param_set(name, val)) TH_LOG("setting %s", name);
+}
+
+/* The smallest ring: buses whose rings take little of a user's quota. */
+#define SMALL_RING		(64 * KiB)
+
+/* A new bus with a SMALL_RING ring, mode 0600, on an O_RDWR file. */
+static int small_bus(void)
+{
+	char name[MMSB_BUS_NAME_MAX];
+	int fd = mmsb_open(O_RDWR);
+	int ret;
+
+	if (fd < 0)
+		return fd;
+	mmsb_unique_name(name);
+	ret = mmsb_attach(fd, name, MMSB_ATTACH_CREATE | MMSB_ATTACH_EXCL,
+			  0600, SMALL_RING, NULL);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+/*
+ * max_user_bytes counts the rings of the buses a user creates as well as
+ * its pages: room for @nr_buses small rings and @page_bytes of pages.
+ */
+static void set_user_quota(unsigned int nr_buses, __u64 page_bytes)
+{
+	set_param("max_user_bytes", nr_buses * SMALL_RING + page_bytes);
 }
 
 /* Allocates pages of @size until the total reaches @bytes. */
@@ -119,9 +151,9 @@ TEST(user_over_max_user_bytes_is_edquot)
 	int a, b;
 
 	NEED_ROOT();
-	set_param("max_user_bytes", 64 * KiB);
-	a = mmsb_new_bus(NULL);
-	b = mmsb_new_bus(NULL);
+	set_user_quota(2, 64 * KiB);
+	a = small_bus();
+	b = small_bus();
 	ASSERT_LE(0, a);
 	ASSERT_LE(0, b);
 	EXPECT_EQ(0, mmsb_alloc(a, 48 * KiB, NULL, NULL));
@@ -136,9 +168,9 @@ TEST(free_gives_user_room_back)
 	int a, b;
 
 	NEED_ROOT();
-	set_param("max_user_bytes", 64 * KiB);
-	a = mmsb_new_bus(NULL);
-	b = mmsb_new_bus(NULL);
+	set_user_quota(2, 64 * KiB);
+	a = small_bus();
+	b = small_bus();
 	ASSERT_LE(0, a);
 	ASSERT_LE(0, b);
 	ASSERT_EQ(0, mmsb_alloc(a, 48 * KiB, &id, NULL));
@@ -153,13 +185,13 @@ TEST(destroyed_bus_gives_user_room_back)
 	int a, b;
 
 	NEED_ROOT();
-	set_param("max_user_bytes", 64 * KiB);
-	a = mmsb_new_bus(NULL);
+	set_user_quota(1, 64 * KiB);
+	a = small_bus();
 	ASSERT_LE(0, a);
 	fill(a, 16 * KiB, 64 * KiB);
 	ASSERT_EQ(-EDQUOT, mmsb_alloc(a, 4 * KiB, NULL, NULL));
 	ASSERT_EQ(0, close(a));
-	b = mmsb_new_bus(NULL);
+	b = small_bus();
 	ASSERT_LE(0, b);
 	EXPECT_EQ(0, mmsb_alloc(b, 64 * KiB, NULL, NULL));
 }
@@ -174,8 +206,8 @@ TEST(max_user_bytes_is_per_user)
 	int fd;
 
 	NEED_ROOT();
-	set_param("max_user_bytes", 64 * KiB);
-	fd = mmsb_new_bus(NULL);
+	set_user_quota(1, 64 * KiB);
+	fd = small_bus();
 	ASSERT_LE(0, fd);
 	fill(fd, 64 * KiB, 64 * KiB);
 	ASSERT_EQ(-EDQUOT, mmsb_alloc(fd, 4 * KiB, NULL, NULL));
@@ -186,7 +218,7 @@ TEST(max_user_bytes_is_per_user)
 		int ret;
 
 		ASSERT_EQ(0, become(NOBODY, NOBODY, 0, NULL));
-		fd = mmsb_new_bus(NULL);
+		fd = small_bus();
 		ASSERT_LE(0, fd);
 		ASSERT_EQ(0, mmsb_alloc(fd, 64 * KiB, NULL, NULL));
 		ret = mmsb_alloc(fd, 4 * KiB, NULL, NULL);

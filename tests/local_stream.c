@@ -4,7 +4,7 @@
  * reads from where the ring's head was when it attached; a reader that
  * fell behind gets an OVERRUN record with the first lost sequence and the
  * count, then the oldest record kept; a record larger than the ring is
- * lost to everyone; a buffer too small fails with EMSGSIZE and consumes
+ * lost alone, to everyone, as an OVERRUN record in its place; a buffer too small fails with EMSGSIZE and consumes
  * nothing; a nonblocking empty read fails with EAGAIN; the handle's fd
  * polls readable exactly while a record is unread; a blocked read wakes at
  * the next commit.
@@ -92,25 +92,37 @@ TEST(a_reader_that_fell_behind_gets_an_overrun_with_the_count)
 	mmsb_bus_close(bus);
 }
 
-TEST(a_record_larger_than_the_ring_is_lost_to_every_reader)
+/*
+ * The records before and after it are kept; in its place, an OVERRUN
+ * record of its own sequence, page and base epoch, lost 1.
+ */
+TEST(a_record_larger_than_the_ring_is_lost_alone_to_every_reader)
 {
 	char name[MMSB_BUS_NAME_MAX];
 	struct mmsb_bus *bus;
 	uint64_t buf[64], id;
+	const size_t rec = mmsb_delta_record_size(1, 1);
 	const struct mmsb_delta *d = (const void *)buf;
 	__u8 *p;
 
 	bus = small_ring_bus(name);
 	p = lib_new_page(bus, 2 * SMALL_RING, &id);
-	commit_bytes(bus, p, id, SMALL_RING, 1);
-	commit_bytes(bus, p, id, 1, 2);
-	ASSERT_EQ(sizeof(*d) + mmsb_delta_record_size(1, 1),
-		  mmsb_read(bus, buf, sizeof(buf)));
-	EXPECT_EQ(MMSB_REC_OVERRUN, d->type);
+	commit_bytes(bus, p, id, 1, 1);
+	commit_bytes(bus, p, id, SMALL_RING, 2);
+	commit_bytes(bus, p, id, 1, 3);
+	ASSERT_EQ(rec + sizeof(*d) + rec, mmsb_read(bus, buf, sizeof(buf)));
+	EXPECT_EQ(MMSB_REC_DELTA, d->type);
 	EXPECT_EQ(1, d->seq);
-	EXPECT_EQ(1, d->lost);
-	d = (const void *)((const char *)buf + sizeof(*d));
+	d = (const void *)((const char *)buf + rec);
+	EXPECT_EQ(MMSB_REC_OVERRUN, d->type);
 	EXPECT_EQ(2, d->seq);
+	EXPECT_EQ(1, d->lost);
+	EXPECT_EQ(id, d->page_id);
+	EXPECT_EQ(1, d->base_epoch);
+	d = (const void *)((const char *)buf + rec + sizeof(*d));
+	EXPECT_EQ(MMSB_REC_DELTA, d->type);
+	EXPECT_EQ(3, d->seq);
+	EXPECT_EQ(2, d->base_epoch);
 	mmsb_bus_close(bus);
 }
 

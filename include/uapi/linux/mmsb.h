@@ -126,7 +126,8 @@ struct mmsb_page_info {
 
 /*
  * MMSB_IOC_PAGE_LIST: ids of the live pages of the bus, ascending, starting
- * after @after.  Returns and stores in @nr_out how many ids were written.
+ * after @after.  Returns and stores in @nr_out how many ids were written:
+ * @capacity, unless fewer ids follow @after.
  */
 struct mmsb_page_list {
 	__u64 ids;		/* in: user pointer to __u64[@capacity] */
@@ -214,7 +215,9 @@ enum mmsb_record_type {
 	MMSB_REC_DELTA = 1,
 	/*
 	 * This reader fell behind and @lost records, sequences @seq to
-	 * @seq + @lost - 1, were overwritten before it read them.  No runs.
+	 * @seq + @lost - 1, were overwritten before it read them.  Or, with
+	 * @lost 1, the delta of @page_id from @base_epoch, sequence @seq, was
+	 * larger than the ring and lost for every reader.  No runs.
 	 */
 	MMSB_REC_OVERRUN = 2,
 };
@@ -225,8 +228,9 @@ enum mmsb_record_type {
 /* Submitted as a record by write(2). */
 #define MMSB_DELTA_SUBMITTED	(1U << 1)
 /*
- * Some 4 KiB pages had no pre-image (memory was short when they were first
- * stored to): their runs cover them whole, changed or not.
+ * Some 4 KiB pages are covered whole, changed or not: they had no
+ * pre-image (memory was short when they were first stored to), or their
+ * own runs would have taken more room than their bytes.
  */
 #define MMSB_DELTA_FULL		(1U << 2)
 /* On submission: refuse with ESTALE unless the page's epoch is @base_epoch. */
