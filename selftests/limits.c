@@ -22,25 +22,6 @@ static void set_param(const char *name, __u64 val)
 /* The smallest ring: buses whose rings take little of a user's quota. */
 #define SMALL_RING		(64 * KiB)
 
-/* A new bus with a SMALL_RING ring, mode 0600, on an O_RDWR file. */
-static int small_bus(void)
-{
-	char name[MMSB_BUS_NAME_MAX];
-	int fd = mmsb_open(O_RDWR);
-	int ret;
-
-	if (fd < 0)
-		return fd;
-	mmsb_unique_name(name);
-	ret = mmsb_attach(fd, name, MMSB_ATTACH_CREATE | MMSB_ATTACH_EXCL,
-			  0600, SMALL_RING, NULL);
-	if (ret) {
-		close(fd);
-		return ret;
-	}
-	return fd;
-}
-
 /*
  * max_user_bytes counts the rings of the buses a user creates as well as
  * its pages: room for @nr_buses small rings and @page_bytes of pages.
@@ -152,8 +133,8 @@ TEST(user_over_max_user_bytes_is_edquot)
 
 	NEED_ROOT();
 	set_user_quota(2, 64 * KiB);
-	a = small_bus();
-	b = small_bus();
+	a = mmsb_new_bus_ring(NULL, SMALL_RING);
+	b = mmsb_new_bus_ring(NULL, SMALL_RING);
 	ASSERT_LE(0, a);
 	ASSERT_LE(0, b);
 	EXPECT_EQ(0, mmsb_alloc(a, 48 * KiB, NULL, NULL));
@@ -169,8 +150,8 @@ TEST(free_gives_user_room_back)
 
 	NEED_ROOT();
 	set_user_quota(2, 64 * KiB);
-	a = small_bus();
-	b = small_bus();
+	a = mmsb_new_bus_ring(NULL, SMALL_RING);
+	b = mmsb_new_bus_ring(NULL, SMALL_RING);
 	ASSERT_LE(0, a);
 	ASSERT_LE(0, b);
 	ASSERT_EQ(0, mmsb_alloc(a, 48 * KiB, &id, NULL));
@@ -186,12 +167,12 @@ TEST(destroyed_bus_gives_user_room_back)
 
 	NEED_ROOT();
 	set_user_quota(1, 64 * KiB);
-	a = small_bus();
+	a = mmsb_new_bus_ring(NULL, SMALL_RING);
 	ASSERT_LE(0, a);
 	fill(a, 16 * KiB, 64 * KiB);
 	ASSERT_EQ(-EDQUOT, mmsb_alloc(a, 4 * KiB, NULL, NULL));
 	ASSERT_EQ(0, close(a));
-	b = small_bus();
+	b = mmsb_new_bus_ring(NULL, SMALL_RING);
 	ASSERT_LE(0, b);
 	EXPECT_EQ(0, mmsb_alloc(b, 64 * KiB, NULL, NULL));
 }
@@ -207,7 +188,7 @@ TEST(max_user_bytes_is_per_user)
 
 	NEED_ROOT();
 	set_user_quota(1, 64 * KiB);
-	fd = small_bus();
+	fd = mmsb_new_bus_ring(NULL, SMALL_RING);
 	ASSERT_LE(0, fd);
 	fill(fd, 64 * KiB, 64 * KiB);
 	ASSERT_EQ(-EDQUOT, mmsb_alloc(fd, 4 * KiB, NULL, NULL));
@@ -218,7 +199,7 @@ TEST(max_user_bytes_is_per_user)
 		int ret;
 
 		ASSERT_EQ(0, become(NOBODY, NOBODY, 0, NULL));
-		fd = small_bus();
+		fd = mmsb_new_bus_ring(NULL, SMALL_RING);
 		ASSERT_LE(0, fd);
 		ASSERT_EQ(0, mmsb_alloc(fd, 64 * KiB, NULL, NULL));
 		ret = mmsb_alloc(fd, 4 * KiB, NULL, NULL);

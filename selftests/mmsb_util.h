@@ -114,19 +114,35 @@ static inline int mmsb_open_attach(const char *name, __u64 flags, __u32 mode,
 }
 
 /*
- * Creates a fresh bus with a unique name, mode 0600 and the default ring,
- * on an O_RDWR file.  @name (may be NULL) receives its name.  Returns the
- * fd or -errno.
+ * Creates a fresh bus with a unique name, mode 0600 and a ring of
+ * @ring_size bytes (0: the default), on an O_RDWR file.  @name (may be
+ * NULL) receives its name.  Returns the fd or -errno.
  */
-static inline int mmsb_new_bus(char name[MMSB_BUS_NAME_MAX])
+static inline int mmsb_new_bus_ring(char name[MMSB_BUS_NAME_MAX],
+				    __u32 ring_size)
 {
 	char buf[MMSB_BUS_NAME_MAX];
+	int fd = mmsb_open(O_RDWR);
+	int ret;
 
+	if (fd < 0)
+		return fd;
 	mmsb_unique_name(buf);
 	if (name)
 		memcpy(name, buf, sizeof(buf));
-	return mmsb_open_attach(buf, MMSB_ATTACH_CREATE | MMSB_ATTACH_EXCL,
-				0600, O_RDWR);
+	ret = mmsb_attach(fd, buf, MMSB_ATTACH_CREATE | MMSB_ATTACH_EXCL, 0600,
+			  ring_size, NULL);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+/* mmsb_new_bus_ring() with the default ring. */
+static inline int mmsb_new_bus(char name[MMSB_BUS_NAME_MAX])
+{
+	return mmsb_new_bus_ring(name, 0);
 }
 
 static inline int mmsb_version(int fd, struct mmsb_version *v)

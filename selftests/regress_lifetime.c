@@ -37,15 +37,9 @@ static __u64 now_ms(void)
 /* A new bus with a SMALL_RING ring on an O_RDWR file; returns the fd. */
 static int small_bus(void)
 {
-	char name[MMSB_BUS_NAME_MAX];
-	int fd = mmsb_open(O_RDWR);
-	int ret;
+	int fd = mmsb_new_bus_ring(NULL, SMALL_RING);
 
-	ASSERT_LE(0, fd);
-	mmsb_unique_name(name);
-	ret = mmsb_attach(fd, name, MMSB_ATTACH_CREATE | MMSB_ATTACH_EXCL,
-			  0600, SMALL_RING, NULL);
-	ASSERT_EQ(0, ret) TH_LOG("creating a bus: %s", strerror(-ret));
+	ASSERT_LE(0, fd) TH_LOG("creating a bus: %s", strerror(-fd));
 	return fd;
 }
 
@@ -161,16 +155,11 @@ TEST_TIMEOUT(regress_page_list_fills_a_capacity_above_65536, 120)
 
 TEST(regress_ring_counts_against_max_user_bytes)
 {
-	char name[MMSB_BUS_NAME_MAX];
-	int fd, b;
+	int b;
 
 	NEED_ROOT();
 	ASSERT_EQ(0, mmsb_param_set("max_user_bytes", SMALL_RING));
-	fd = mmsb_open(O_RDWR);
-	ASSERT_LE(0, fd);
-	mmsb_unique_name(name);
-	EXPECT_EQ(-EDQUOT, mmsb_attach(fd, name, MMSB_ATTACH_CREATE, 0600,
-				       2 * SMALL_RING, NULL));
+	EXPECT_EQ(-EDQUOT, mmsb_new_bus_ring(NULL, 2 * SMALL_RING));
 	b = small_bus();
 	/* The ring took the whole quota. */
 	EXPECT_EQ(-EDQUOT, mmsb_alloc(b, 1, NULL, NULL));
@@ -233,15 +222,11 @@ static int create_bus_as_owner(void)
 
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		char name[MMSB_BUS_NAME_MAX];
 		int fd;
 
 		ASSERT_EQ(0, become(1000, 1000, 0, NULL));
-		fd = mmsb_open(O_RDWR);
-		ASSERT_LE(0, fd);
-		mmsb_unique_name(name);
-		_exit(-mmsb_attach(fd, name, MMSB_ATTACH_CREATE, 0600,
-				   SMALL_RING, NULL));
+		fd = mmsb_new_bus_ring(NULL, SMALL_RING);
+		_exit(fd < 0 ? -fd : 0);
 	}
 	return -wait_child(pid);
 }
