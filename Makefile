@@ -9,8 +9,11 @@
 #   make modules-all     module for every kernel with headers installed
 #   make sparse          module through sparse, failing on any warning
 #   make check           everything, all tests, "N passed, N failed"
-#   make vm CMD='...'    run CMD in the guest (KVER=..., INSMOD=0 to not
-#                        load the module first)
+#   make check-debug     the VM tests on a debug kernel (KASAN, lockdep...;
+#                        tools/debug-kernel/build.mk)
+#   make vm CMD='...'    run CMD in the guest (KVER=..., or DEBUG_TREE=...
+#                        for the debug kernel; INSMOD=0 to not load the
+#                        module first)
 #   make demo            run DEMO_CMD in the guest with the module loaded
 
 .DEFAULT_GOAL := all
@@ -28,6 +31,15 @@ endif
 endif
 # Kernels the guest can boot: those with headers and an image.
 VM_KVERS := $(foreach k,$(KVERS),$(if $(wildcard /boot/vmlinuz-$(k)),$(k)))
+
+# The guest's kernel: KVER's, or with DEBUG_TREE=$(tools/debug-kernel/build)
+# the debug kernel, whose modules build against that tree.
+ifdef DEBUG_TREE
+DEBUG_KVER := $(shell cat $(DEBUG_TREE)/include/config/kernel.release)
+KDIR_$(DEBUG_KVER) := $(DEBUG_TREE)
+endif
+VM_KVER = $(if $(DEBUG_TREE),$(DEBUG_KVER),$(KVER))
+VM_BOOT = $(if $(DEBUG_TREE),--tree $(DEBUG_TREE),--kver $(KVER))
 
 USER_CFLAGS := -O2 -g -Wall -Wextra -Werror -Iinclude/uapi -Icommon
 
@@ -65,11 +77,14 @@ all: module $(USER_BINS)
 # kbuild writes objects next to the sources, so each kernel gets a tree of
 # real directories holding links to the source files, refreshed on every
 # build: a directory link would put one kernel's objects into the sources.
+# A kernel's build tree is /lib/modules/KVER/build unless KDIR_KVER says
+# otherwise (DEBUG_TREE sets it for the debug kernel).
 KMOD_SRCS = Kbuild $(wildcard kmod/*.[ch] common/*.[ch])
-KMOD_MAKE = $(MAKE) -C /lib/modules/$*/build M=$(CURDIR)/build/kmod/$* W=1
+kdir = $(or $(KDIR_$(1)),/lib/modules/$(1)/build)
+KMOD_MAKE = $(MAKE) -C $(call kdir,$*) M=$(CURDIR)/build/kmod/$* W=1
 
 build/kmod/%/tree: FORCE
-	@[ -d /lib/modules/$*/build ] || { echo "no headers for kernel" \
+	@[ -d $(call kdir,$*) ] || { echo "no headers for kernel" \
 		"'$*': run tools/deps/install as root"; exit 1; }
 	@mkdir -p $(@D)/kmod $(@D)/common
 	@find $(@D) -xtype l -delete
@@ -100,7 +115,7 @@ check: deps
 
 # All logs go to build/check/: host.tap, vm-KVER.tap (what the guest
 # printed), vm-KVER.console (the whole console, kernel log included).  A
-# guest that hangs, crashes or logs a kernel warning (tools/vm/run exits
+# guest that hangs, crashes or logs a kernel complaint (tools/vm/run exits
 # 125) adds a failed result of its own.
 check-run: modules-all $(USER_BINS)
 	@rm -rf build/check && mkdir -p build/check
@@ -108,18 +123,23 @@ check-run: modules-all $(USER_BINS)
 		tee build/check/host.tap || true	# counted below
 	@status=0; \
 	for k in $(VM_KVERS); do \
-		tap=build/check/vm-$$k.tap; \
-		tools/vm/run --kver "$$k" --log "build/check/vm-$$k.console" -- \
-			tools/vm/selftests --all-users "$(VM_TESTS)" \
-			--root-only "$(VM_ROOT_TESTS)" 2>&1 | tee "$$tap"; \
-		rc=$$?; \
-		[ $$rc = 0 ] || status=1; \
-		{ [ $$rc != 125 ] || echo -n "not "; \
-		  echo "ok - guest-$$k-ran-without-kernel-complaints"; } | \
-			tee -a "$$tap"; \
+		$(call vm-check,build/check,$$k,--kver $$k); \
 	done; \
 	[ -n "$(VM_KVERS)" ] || { echo "check: no kernel to boot"; status=1; }; \
 	tools/tap-summary build/check/*.tap && exit $$status
+
+# $(call vm-check,DIR,KVER,tools/vm/run options): the VM tests on one
+# kernel, logs in DIR, in a shell that keeps the worst outcome in $status.
+define vm-check
+tap=$(1)/vm-$(2).tap; \
+tools/vm/run $(3) --log "$(1)/vm-$(2).console" -- \
+	tools/vm/selftests --all-users "$(VM_TESTS)" \
+	--root-only "$(VM_ROOT_TESTS)" 2>&1 | tee "$$tap"; \
+rc=$$?; \
+[ $$rc = 0 ] || status=1; \
+{ [ $$rc != 125 ] || echo -n "not "; \
+  echo "ok - guest-$(2)-ran-without-kernel-complaints"; } | tee -a "$$tap"
+endef
 
 DEMO_CMD ?= tools/demo.sh
 
@@ -135,10 +155,10 @@ demo-run: build/kmod/$(DEMO_KVER)/mmsb.ko $(USER_BINS)
 INSMOD ?= 1
 
 vm: export MMSB_VM_CMD := $(value CMD)
-vm: $(if $(filter 1,$(INSMOD)),module)
+vm: $(if $(filter 1,$(INSMOD)),build/kmod/$(VM_KVER)/mmsb.ko)
 	@[ -n "$$MMSB_VM_CMD" ] || { echo "usage: make vm CMD='...'"; exit 2; }
-	tools/vm/run --kver $(KVER) \
-		$(if $(filter 1,$(INSMOD)),--insmod build/kmod/$(KVER)/mmsb.ko) \
+	tools/vm/run $(VM_BOOT) $(if $(filter 1,$(INSMOD)),\
+		--insmod build/kmod/$(VM_KVER)/mmsb.ko) \
 		-- bash -c "$$MMSB_VM_CMD"
 
 clean:
