@@ -27,3 +27,31 @@ fuzz: build/fuzz/delta_fuzz build/fuzz/delta_seeds
 	build/fuzz/delta_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
 		-artifact_prefix=build/fuzz/ -print_final_stats=1 \
 		build/fuzz/corpus
+
+# build/fuzz/syscalls fuzzes the module itself from several processes and
+# threads at once (fuzz/syscalls.c says what it checks).  `make check` runs
+# it in the guest with its default op count, as root and as nobody;
+#   make fuzz-kernel FUZZ_OPS=1000000 [KVER=... | DEBUG_TREE=...]
+# runs it longer in the guest of one kernel (DEBUG_TREE: the debug kernel,
+# $(tools/debug-kernel/build)).  It prints its seed; replay one with
+#   make vm CMD='build/fuzz/syscalls --seed N --ops N'
+FUZZ_OPS ?= 1000000
+
+FUZZ_SYSCALLS_OBJS := $(addprefix build/fuzz/syscalls_,\
+	common.o files.o stream.o submit.o ioctl.o worker.o reader.o \
+	watchdog.o)
+
+build/fuzz/syscalls: fuzz/syscalls.c $(FUZZ_SYSCALLS_OBJS) \
+		     build/common/mmsb_delta.o
+build/fuzz/syscalls: LDLIBS += -luring -pthread
+build/fuzz/syscalls: CFLAGS += -Iselftests
+build/fuzz/syscalls_%.o: CFLAGS += -Iselftests
+
+VM_TESTS += build/fuzz/syscalls
+USER_BINS += build/fuzz/syscalls
+
+.PHONY: fuzz-kernel
+
+fuzz-kernel: build/kmod/$(VM_KVER)/mmsb.ko build/fuzz/syscalls
+	tools/vm/run $(VM_BOOT) --insmod build/kmod/$(VM_KVER)/mmsb.ko \
+		--timeout 7200 -- build/fuzz/syscalls --ops $(FUZZ_OPS)
