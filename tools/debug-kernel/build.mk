@@ -18,13 +18,18 @@ check-debug: deps
 	@tree=$$(tools/debug-kernel/build) && \
 	$(MAKE) --no-print-directory check-debug-run DEBUG_TREE="$$tree"
 
+# Seconds the guest may take: the whole suite took more than 1500 s, the
+# default, on 2 shared cores.
+DEBUG_TIMEOUT ?= 3600
+
 ifdef DEBUG_TREE
 debug-module: build/kmod/$(DEBUG_KVER)/mmsb.ko
 
 check-debug-run: debug-module $(USER_BINS)
 	@rm -rf build/check-debug && mkdir -p build/check-debug
 	@status=0; \
-	$(call vm-check,build/check-debug,$(DEBUG_KVER),--tree $(DEBUG_TREE)); \
+	$(call vm-check,build/check-debug,$(DEBUG_KVER),\
+		--tree $(DEBUG_TREE) --timeout $(DEBUG_TIMEOUT)); \
 	tools/tap-summary build/check-debug/*.tap && exit $$status
 else
 debug-module check-debug-run:
