@@ -33,6 +33,20 @@ MMSB_ABI_AT(mmsb_page_alloc, mmap_offset, 24);
 
 MMSB_ABI_SIZE(mmsb_page_free, 16);
 
+MMSB_ABI_SIZE(mmsb_page_restore, 48);
+MMSB_ABI_AT(mmsb_page_restore, data, 24);
+MMSB_ABI_AT(mmsb_page_restore, mmap_offset, 40);
+
+MMSB_ABI_SIZE(mmsb_snapshot_page, 32);
+MMSB_ABI_AT(mmsb_snapshot_page, offset, 24);
+
+MMSB_ABI_SIZE(mmsb_snapshot, 56);
+MMSB_ABI_AT(mmsb_snapshot, nr_pages, 8);
+MMSB_ABI_AT(mmsb_snapshot, nr_out, 12);
+MMSB_ABI_AT(mmsb_snapshot, flags, 16);
+MMSB_ABI_AT(mmsb_snapshot, buf_len, 32);
+MMSB_ABI_AT(mmsb_snapshot, seq, 48);
+
 MMSB_ABI_SIZE(mmsb_page_info, 88);
 MMSB_ABI_AT(mmsb_page_info, epoch, 24);
 MMSB_ABI_AT(mmsb_page_info, record_bytes, 80);
@@ -64,6 +78,7 @@ MMSB_ABI_AT(mmsb_delta, page_id, 24);
 MMSB_ABI_AT(mmsb_delta, epoch, 32);
 MMSB_ABI_AT(mmsb_delta, lost, 32);
 MMSB_ABI_AT(mmsb_delta, base_epoch, 40);
+MMSB_ABI_AT(mmsb_delta, page_size, 40);
 MMSB_ABI_AT(mmsb_delta, timestamp_ns, 48);
 MMSB_ABI_AT(mmsb_delta, cause_seq, 56);
 MMSB_ABI_AT(mmsb_delta, payload_len, 64);

@@ -236,7 +236,7 @@ long mmsb_delta_validate(const void *buf, __u64 len, __u64 page_size)
 
 	if (len < sizeof(*d))
 		return -EMSGSIZE;
-	if (d->type != MMSB_REC_DELTA && d->type != MMSB_REC_OVERRUN)
+	if (d->type < MMSB_REC_DELTA || d->type > MMSB_REC_PAGE_FREE)
 		return -EINVAL;
 	if (d->flags & ~MMSB_DELTA_FLAGS_ALL)
 		return -EINVAL;
@@ -256,9 +256,8 @@ long mmsb_delta_validate(const void *buf, __u64 len, __u64 page_size)
 	/* Only now is @size known to cover the runs and payload it claims. */
 	if (len < d->size)
 		return -EMSGSIZE;
-	if (d->type == MMSB_REC_OVERRUN && d->nr_runs)
-		return -EINVAL;
-	if (d->type == MMSB_REC_DELTA && !d->nr_runs)
+	/* Only a DELTA has runs, and it has at least one. */
+	if ((d->type == MMSB_REC_DELTA) != !!d->nr_runs)
 		return -EINVAL;
 
 	ret = validate_runs(d, page_size);

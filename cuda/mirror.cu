@@ -260,6 +260,15 @@ static int apply_record(void *ctx, const struct mirror_page *page,
 {
 	struct mmsb_gpu_mirror *m = (struct mmsb_gpu_mirror *)ctx;
 
+	/*
+	 * The batch being packed holds no run of this page: a delta staged
+	 * there would have moved it off epoch 0, and the allocation would
+	 * have been refused.  So zeroing it ahead of that batch keeps order.
+	 */
+	if (d->type == MMSB_REC_PAGE_ALLOC)
+		return mirror_check(m, cudaMemsetAsync(m->arena + page->offset,
+						       0, page->size,
+						       m->apply_stream));
 	return stage(m, page - m->table.page, page->offset, d);
 }
 
@@ -318,7 +327,7 @@ int mmsb_gpu_mirror_load(struct mmsb_gpu_mirror *m, uint64_t page_id,
 	ret = mirror_check(m, err);
 	if (ret)
 		return ret;
-	page->epoch = epoch;
+	mirror_table_loaded(page, epoch);
 	return 0;
 }
 

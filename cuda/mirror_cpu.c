@@ -58,7 +58,10 @@ static int apply_record(void *ctx, const struct mirror_page *page,
 {
 	struct mmsb_cpu_mirror *m = ctx;
 
-	mmsb_delta_apply(m->arena + page->offset, d);
+	if (d->type == MMSB_REC_PAGE_ALLOC)
+		memset(m->arena + page->offset, 0, page->size);
+	else
+		mmsb_delta_apply(m->arena + page->offset, d);
 	return 0;
 }
 
@@ -76,7 +79,7 @@ int mmsb_cpu_mirror_load(struct mmsb_cpu_mirror *m, uint64_t page_id,
 	if (!page)
 		return -ENOENT;
 	memcpy(m->arena + page->offset, bytes, page->size);
-	page->epoch = epoch;
+	mirror_table_loaded(page, epoch);
 	return 0;
 }
 

@@ -19,13 +19,16 @@ struct mirror_page {
 	uint64_t size;		/* bytes */
 	uint64_t offset;	/* in the arena, a multiple of MMSB_ARENA_ALIGN */
 	uint64_t epoch;		/* of the last record admitted */
+	bool reload;		/* restored: its bytes are unknown until loaded */
+	bool freed;		/* a PAGE_FREE record was admitted */
 };
 
 struct mirror_table {
 	struct mirror_page *page;	/* by ascending page_id */
 	unsigned int nr;
 	uint64_t arena_size;		/* bytes, a multiple of MMSB_ARENA_ALIGN */
-	bool resync;			/* an OVERRUN record was admitted */
+	bool resync;			/* a record admitted said pages may
+					 * hold bytes the mirror lacks */
 };
 
 /*
@@ -36,23 +39,20 @@ int mirror_table_init(struct mirror_table *table,
 		      const struct mmsb_mirror_page *pages, unsigned int nr);
 void mirror_table_fini(struct mirror_table *table);
 
+/* The page @page_id, NULL if the mirror never had it or it was freed. */
 struct mirror_page *mirror_table_find(const struct mirror_table *table,
 				      uint64_t page_id);
 
-/*
- * Decides whether the record at @buf, of the @len bytes left, applies
- * next: validates it against its page, checks its epochs and, if it does
- * apply, moves the page to its epoch.  Returns the record's size and its
- * page in *@pagep, NULL for an OVERRUN (which sets @resync), or the
- * errno mmsb_cpu_mirror_apply() documents.
- */
-long mirror_table_admit(struct mirror_table *table, const void *buf,
-			size_t len, struct mirror_page **pagep);
+/* The page now holds the bytes of @epoch: its records apply again. */
+void mirror_table_loaded(struct mirror_page *page, uint64_t epoch);
 
 /*
- * The loop both mirrors run: admits each record of @buf in turn and hands
- * it to @apply with its page, filling @st (may be NULL).  Stops at the
- * first record refused, or the first error @apply returns.
+ * The loop both mirrors run: admits each record of @buf in turn, as
+ * mmsb_cpu_mirror_apply() documents, filling @st (may be NULL).  Hands
+ * @apply the records that set bytes, with their page: a DELTA, whose runs
+ * it copies, and a PAGE_ALLOC not restored, which zero-fills the page.
+ * Moves the page on only once @apply returned 0.  Stops at the first
+ * record refused, or the first error @apply returns.
  */
 int mirror_table_apply(struct mirror_table *table, const void *buf,
 		       size_t len, struct mmsb_apply_stats *st,

@@ -39,7 +39,7 @@ FUZZ_OPS ?= 1000000
 
 FUZZ_SYSCALLS_OBJS := $(addprefix build/fuzz/syscalls_,\
 	common.o files.o stream.o submit.o ioctl.o worker.o reader.o \
-	watchdog.o)
+	watchdog.o snapshot.o)
 
 build/fuzz/syscalls: fuzz/syscalls.c $(FUZZ_SYSCALLS_OBJS) \
 		     build/common/mmsb_delta.o

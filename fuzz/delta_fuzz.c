@@ -5,11 +5,13 @@
  * The first input byte picks a mode:
  *
  *   0 (even): record.  Bytes 1-2 are a page size (little-endian, 0 for
- *   none) and the rest is a record.  mmsb_delta_validate() must return its
- *   size or a documented errno, agree with itself on other lengths and page
- *   sizes, and never read past the input; a valid DELTA is applied to a
- *   page, whose runs must then hold the payload and every other byte its
- *   old value.
+ *   none) and the rest is a record of any type.  mmsb_delta_validate()
+ *   must give what delta-format.md ("Validation") says, check by check,
+ *   agree with itself on other lengths, and never read past the input;
+ *   mmsb_delta_validate_submission() must take only DELTA records.  A
+ *   valid OVERRUN, PAGE_ALLOC or PAGE_FREE is a bare header; a valid DELTA
+ *   is applied to a page, whose runs must then hold the payload and every
+ *   other byte its old value.
  *
  *   1 (odd): diff.  Byte 1 gives the step the run array grows by (0: room
  *   for every run from the start) and how far the new page sits off
@@ -41,10 +43,53 @@ static void *xmalloc(size_t len)
 	return p;
 }
 
-static bool is_documented_error(long ret)
+/*
+ * delta-format.md, "Validation", written out from the table: the record's
+ * size, or the errno of the first check that fails.
+ */
+static long ref_validate(const uint8_t *buf, uint64_t len, uint64_t page_size)
 {
-	return ret == -EMSGSIZE || ret == -EINVAL || ret == -ERANGE ||
-	       ret == -EOVERFLOW;
+	const struct mmsb_delta *d = (const void *)buf;
+	const struct mmsb_run *run = (const void *)(d + 1);
+	uint64_t limit = 1ULL << 32, need, end, prev_end = 0, sum = 0, at;
+	uint32_t i;
+
+	if (page_size && page_size < limit)
+		limit = page_size;
+	if (len < sizeof(*d))
+		return -EMSGSIZE;
+	if (d->type < MMSB_REC_DELTA || d->type > MMSB_REC_PAGE_FREE)
+		return -EINVAL;
+	if (d->flags & ~MMSB_DELTA_FLAGS_ALL)
+		return -EINVAL;
+	if (d->size % 8)
+		return -EINVAL;
+	if (d->payload_len >> 32)
+		return -EOVERFLOW;
+	need = (sizeof(*d) + 8ULL * d->nr_runs + d->payload_len + 7) & ~7ULL;
+	if (need >> 32)
+		return -EOVERFLOW;
+	if (d->size != need)
+		return -EINVAL;
+	if (len < d->size)
+		return -EMSGSIZE;
+	if ((d->type == MMSB_REC_DELTA) != (d->nr_runs != 0))
+		return -EINVAL;
+	for (i = 0; i < d->nr_runs; i++) {
+		if (!run[i].len || (i && run[i].offset <= prev_end))
+			return -EINVAL;
+		end = (uint64_t)run[i].offset + run[i].len;
+		if (end > limit)
+			return -ERANGE;
+		sum += run[i].len;
+		prev_end = end;
+	}
+	if (sum != d->payload_len)
+		return -EINVAL;
+	for (at = sizeof(*d) + 8ULL * d->nr_runs + sum; at < d->size; at++)
+		if (buf[at])
+			return -EINVAL;
+	return d->size;
 }
 
 /* Applies a valid DELTA and checks every byte of the page against it. */
@@ -85,9 +130,12 @@ static void fuzz_record(const uint8_t *data, size_t size)
 	memcpy(rec, data + MODE_HEADER, len);
 	ret = mmsb_delta_validate(rec, len, page_size);
 	unbounded = mmsb_delta_validate(rec, len, 0);
-	CHECK(ret >= 0 || is_documented_error(ret));
+	CHECK(ret == ref_validate(rec, len, page_size));
+	CHECK(unbounded == ref_validate(rec, len, 0));
 	/* A page size only adds the bounds check. */
 	CHECK(ret < 0 ? unbounded == ret || ret == -ERANGE : unbounded == ret);
+	CHECK(mmsb_delta_validate_submission(rec, len, page_size) ==
+	      (ret >= 0 && d->type != MMSB_REC_DELTA ? -EINVAL : ret));
 
 	if (ret >= 0) {
 		CHECK((uint64_t)ret <= len && ret == d->size);
@@ -96,8 +144,9 @@ static void fuzz_record(const uint8_t *data, size_t size)
 		CHECK(mmsb_delta_validate(rec, ret, page_size) == ret);
 		CHECK(mmsb_delta_validate(rec, ret - 1, page_size) ==
 		      -EMSGSIZE);
-		if (d->type == MMSB_REC_OVERRUN)
-			CHECK(!d->nr_runs && !d->payload_len);
+		if (d->type != MMSB_REC_DELTA)
+			CHECK(!d->nr_runs && !d->payload_len &&
+			      ret == sizeof(*d));
 		else if (page_size)
 			check_apply(d, page_size);
 	}

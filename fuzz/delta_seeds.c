@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * Description: writes the seed corpus of fuzz/delta_fuzz.c into the
- * directory it is given: valid records of both types, and diffs of pages
+ * directory it is given: valid records of every type, and diffs of pages
  * with few, many and only changed bytes, in the target's input format.
  *
  * Usage: delta_seeds DIR
@@ -59,12 +59,22 @@ static int record_seed(uint16_t page_size, const struct mmsb_run *run,
 	return write_seed(s + 5, 3 + size);
 }
 
-static int overrun_seed(void)
+/*
+ * Mode 0: a bare header, as the module emits them: an OVERRUN, or the
+ * PAGE_ALLOC (perhaps restored) or PAGE_FREE of a page of 4096 bytes.
+ */
+static int header_seed(uint16_t type, uint16_t flags, uint64_t epoch)
 {
 	uint8_t s[3 + sizeof(struct mmsb_delta)] = { 0, 0, 0x10 };
-	struct mmsb_delta d = { .size = sizeof(d), .type = MMSB_REC_OVERRUN,
-				.seq = 5, .lost = 3 };
+	struct mmsb_delta d = { .size = sizeof(d), .type = type,
+				.flags = flags, .pid = 1234, .seq = 5,
+				.page_id = 3, .epoch = epoch,
+				.timestamp_ns = 1700000000000000000ULL };
 
+	if (type == MMSB_REC_OVERRUN)
+		d.page_id = 0;
+	else
+		d.page_size = 4096;
 	memcpy(s + 3, &d, sizeof(d));
 	return write_seed(s, sizeof(s));
 }
@@ -100,7 +110,10 @@ int main(int argc, char **argv)
 	return record_seed(MMSB_CHUNK_SIZE, two, 2) ||
 	       record_seed(MMSB_CHUNK_SIZE, edge, 2) ||
 	       record_seed(64, one, 1) ||
-	       overrun_seed() ||
+	       header_seed(MMSB_REC_OVERRUN, 0, 3) ||
+	       header_seed(MMSB_REC_PAGE_ALLOC, 0, 0) ||
+	       header_seed(MMSB_REC_PAGE_ALLOC, MMSB_DELTA_RESTORED, 41) ||
+	       header_seed(MMSB_REC_PAGE_FREE, 0, 7) ||
 	       diff_seed(0x31, 8, 64, 17, 2) ||
 	       diff_seed(0x00, 0, 300, 50, 9) ||
 	       diff_seed(0x72, 0, MMSB_CHUNK_SIZE + 32, 2, 1) ||

@@ -11,7 +11,9 @@
  * stream; write(2) and io_uring submissions of valid and malformed
  * records; process_vm_writev(2) into its own mappings and a child's; fork,
  * and children doing random chaos killed with SIGKILL at a random moment;
- * and every ioctl with bad pointers, reserved bits and sizes.
+ * snapshots of some pages or all, into its buffers or into mappings of
+ * the bus, and restores of pages from zeros, bytes or mappings; and every
+ * ioctl with bad pointers, reserved bits and sizes.
  *
  * What it checks:
  *   - Each worker owns some pages: only it stores, submits and writes
@@ -23,11 +25,20 @@
  *     COMMIT_ALL, every owned page's bytes through a fresh mapping.
  *   - Chaos pages are shared by everyone (stores to a page freed under a
  *     mapping raise SIGBUS, caught): only the kernel's health counts.
+ *   - A snapshot is checked as far as it can be: its sequence between the
+ *     bus's last records before and after it, its entries packed, and
+ *     owned pages in it with the model's size, epoch and bytes.  A
+ *     restored page must be as restored, and becomes owned.
  *   - A reader thread attached before the first page reads the whole
- *     stream into zero-filled shadows (ids are never reused), checking
- *     sequences and epochs, and after the final commit every live page's
- *     bytes and epoch must match its shadow.  A page whose records an
- *     OVERRUN took is left out of that check and reported, not failed.
+ *     stream: a PAGE_ALLOC makes a shadow, zero-filled, or for a restored
+ *     page filled from a snapshot of it (deltas up to the snapshot's
+ *     sequence are in it already), and a PAGE_FREE drops it.  It checks
+ *     sequences, epochs, every field of the lifecycle records, that ids
+ *     go up and that no delta comes before its page's PAGE_ALLOC or after
+ *     its PAGE_FREE; after the final commit the live pages must be those
+ *     with shadows, and their sizes, bytes and epochs the shadows'.  A
+ *     page whose records an OVERRUN took, or a restored page freed before
+ *     the snapshot, is left out of that check and reported, not failed.
  *   - Workers read their own files' streams too and check them.
  *   - A buffer that write(2) or io_uring takes is hashed when built and
  *     checked once the write is done: memory overwritten meanwhile (a
@@ -298,7 +309,6 @@ static void finish(struct run *run)
 	}
 	__atomic_store_n(&run->r.target, bi.last_seq + 1, __ATOMIC_RELEASE);
 	pthread_join(run->r.thread, NULL);
-	shadow_sweep(&run->r);
 	run->stream_bad = check_stream(&run->r, run->fd, &run->checked,
 				       &run->excluded);
 
@@ -327,11 +337,16 @@ static void print_summary(const struct run *run)
 		 (unsigned long long)total, run->secs, total / run->secs);
 	th_print("# per operation: time spent in all, outcomes:");
 	print_coverage();
-	th_print("# stream: %llu records, %llu overruns, %llu lost; %llu live pages compared, %llu left out for lost records",
+	th_print("# stream: %llu records, %llu overruns, %llu lost; %llu live pages compared, %llu left out for lost records or unknown bytes",
 		 (unsigned long long)r->records, (unsigned long long)r->overruns,
 		 (unsigned long long)r->lost,
 		 (unsigned long long)run->checked,
 		 (unsigned long long)run->excluded);
+	th_print("# stream: %llu pages allocated, %llu restored (%llu of them not learned by a snapshot), %llu freed",
+		 (unsigned long long)r->allocs,
+		 (unsigned long long)r->restores,
+		 (unsigned long long)r->unknown,
+		 (unsigned long long)r->frees);
 	th_print("# owned pages compared at the end: %u", sh->owned_checked);
 }
 

@@ -40,9 +40,11 @@
 #define MAX_COMMIT_IDS		1000
 #define CHAOS_CHILD_OPS		500
 #define MAX_FAIL_LOGS		20
-/* Freed ids the reader learns of, to drop their shadows. */
-#define FREED_IDS		(1U << 22)
 #define READER_BUF		(16 * MiB)
+/* A worker's buffer for snapshots and restores: its owned pages fit. */
+#define SBUF_SIZE		(32 * MiB)
+/* Entries of a worker's snapshot table: room for every page of the bus. */
+#define SNAP_PAGES		1024
 
 /* Outcomes of an operation: 0 ok, an errno, or one of these. */
 enum {
@@ -57,7 +59,8 @@ enum op_kind {
 	OP_MREMAP, OP_MPROTECT, OP_MADVISE, OP_STORE, OP_CHAOS_STORE,
 	OP_COMMIT, OP_COMMIT_ALL, OP_COMMIT_BAD, OP_READ, OP_POLL, OP_WRITE,
 	OP_WRITE_BAD, OP_URING, OP_CHECK_BASE, OP_PVW, OP_FORK,
-	OP_CHAOS_CHILD, OP_IOCTL_BAD, OP_INFO, OP_VERIFY,
+	OP_CHAOS_CHILD, OP_IOCTL_BAD, OP_INFO, OP_VERIFY, OP_SNAPSHOT,
+	OP_RESTORE,
 	NR_OPS,
 };
 
@@ -72,7 +75,7 @@ struct shared {
 	__u64 skip;		/* bit per kind left out (--skip) */
 	bool check_maps;	/* --check-maps */
 	struct chaos_slot chaos[NR_CHAOS];
-	__u64 freed[FREED_IDS / 64];	/* ids freed, for the reader */
+	__u64 max_id;		/* the highest page id seen allocated */
 	unsigned int model_failures;	/* determined outcomes that differed */
 	unsigned int stream_failures;	/* workers' streams inconsistent */
 	unsigned int owned_checked;	/* pages compared at the end */
@@ -137,13 +140,25 @@ struct worker {
 	int last_ops[8];	/* the latest operations, for --check-maps */
 	__u64 *wbuf;
 	__u64 *rbuf;
+	__u8 *sbuf;		/* SBUF_SIZE bytes */
+	struct mmsb_snapshot_page *snap;	/* SNAP_PAGES entries */
 };
 
+/*
+ * A page between its PAGE_ALLOC and PAGE_FREE records, as the stream has
+ * built it so far.  A restored page's bytes come from a snapshot taken at
+ * @snap_seq: deltas up to that sequence are in them already.
+ */
 struct shadow {
 	__u8 *bytes;
 	size_t len;		/* bytes past it are zero */
-	__u64 epoch;
+	__u64 size;		/* from its PAGE_ALLOC, 0 if that was lost */
+	__u64 epoch;		/* after the records read so far */
+	__u64 snap_seq;		/* 0 once the stream is past the snapshot */
+	__u64 snap_epoch;	/* the epoch the snapshot gave */
 	bool excluded;		/* a record of it was lost */
+	bool unknown;		/* restored, and no snapshot could be taken */
+	bool listed;		/* live at the end */
 };
 
 struct reader {
@@ -154,7 +169,12 @@ struct reader {
 	struct shadow **sh;
 	size_t nr_sh;
 	__u64 next_seq;
-	__u64 records, lost, overruns, dropped_shadows;
+	__u64 max_id;		/* the highest id a PAGE_ALLOC gave */
+	__u64 records, lost, overruns;
+	__u64 allocs, restores, frees, unknown;
+	bool behind;		/* this reader lost records of its own */
+	__u8 *snap_buf;		/* for the snapshots of restored pages */
+	size_t snap_cap;
 	__u64 target;		/* stop before this sequence (set once) */
 	unsigned int failures;
 	int error;		/* a read(2) failed */
@@ -207,8 +227,8 @@ model_fail(struct worker *w, unsigned int *counter, const char *fmt, ...);
 bool expect_ret(struct worker *w, const char *what, long ret,
 		long want);
 bool is_limit(long ret);
-void mark_freed(__u64 id);
-bool is_freed(__u64 id);
+void note_id(__u64 id);
+long snapshot_ioctl(int fd, struct mmsb_snapshot *a);
 void fault_handler(int sig, siginfo_t *info, void *uc);
 int guarded_copy(void *dst, const void *src, size_t len, int fill);
 size_t pick_len(struct worker *w, size_t max);
@@ -231,6 +251,8 @@ void check_maps(struct worker *w);
 void op_open(struct worker *w);
 void op_attach(struct worker *w);
 void op_close(struct worker *w);
+void own_page(struct worker *w, __u64 id, __u64 off, __u64 size,
+	      __u8 *model, __u64 epoch);
 void op_alloc(struct worker *w);
 void op_free(struct worker *w);
 void op_mmap(struct worker *w);
@@ -247,6 +269,7 @@ void op_commit_all(struct worker *w);
 void op_commit_bad(struct worker *w);
 void op_read(struct worker *w);
 void op_poll(struct worker *w);
+const char *lifecycle_problem(const struct mmsb_delta *d);
 
 /* syscalls_submit.c */
 void op_write(struct worker *w);
@@ -262,6 +285,10 @@ void op_ioctl_bad(struct worker *w);
 void op_info(struct worker *w);
 void op_verify(struct worker *w);
 
+/* syscalls_snapshot.c */
+void op_snapshot(struct worker *w);
+void op_restore(struct worker *w);
+
 /* syscalls_worker.c */
 void run_ops(struct worker *w, unsigned long nr);
 void __attribute__((noreturn))
@@ -273,7 +300,6 @@ int watch_workers(int done_fd, const pid_t *pids, int nr_procs,
 		  int nr_workers);
 
 /* syscalls_reader.c */
-void shadow_sweep(struct reader *r);
 void *reader_thread(void *p);
 unsigned int check_stream(struct reader *r, int fd, __u64 *checked,
 			  __u64 *excluded);

@@ -21,6 +21,7 @@ const char *const op_names[NR_OPS] = {
 	[OP_PVW] = "process-vm-writev", [OP_FORK] = "fork",
 	[OP_CHAOS_CHILD] = "chaos-child", [OP_IOCTL_BAD] = "ioctl-bad",
 	[OP_INFO] = "info", [OP_VERIFY] = "verify",
+	[OP_SNAPSHOT] = "snapshot", [OP_RESTORE] = "restore",
 };
 
 void fill_random(struct worker *w, void *buf, size_t len)
@@ -111,18 +112,26 @@ bool is_limit(long ret)
 	return ret == -EDQUOT || ret == -ENOSPC || ret == -ENOMEM;
 }
 
-void mark_freed(__u64 id)
+/* MMSB_IOC_SNAPSHOT: the pages it took, or -errno. */
+long snapshot_ioctl(int fd, struct mmsb_snapshot *a)
 {
-	if (id < FREED_IDS)
-		__atomic_fetch_or(&sh->freed[id / 64], 1ULL << (id % 64),
-				  __ATOMIC_RELEASE);
+	long ret = ioctl(fd, MMSB_IOC_SNAPSHOT, a);
+
+	return ret < 0 ? -errno : ret;
 }
 
-bool is_freed(__u64 id)
+/*
+ * Raises sh->max_id to @id, a page id just allocated or restored on the
+ * bus: a restore above it has a chance to be above every id used.
+ */
+void note_id(__u64 id)
 {
-	return id < FREED_IDS &&
-	       (__atomic_load_n(&sh->freed[id / 64], __ATOMIC_ACQUIRE) &
-		1ULL << (id % 64));
+	__u64 max = __atomic_load_n(&sh->max_id, __ATOMIC_RELAXED);
+
+	while (max < id &&
+	       !__atomic_compare_exchange_n(&sh->max_id, &max, id, false,
+					    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
 }
 
 /*
@@ -256,17 +265,13 @@ void publish_chaos(struct worker *w, __u64 id, __u64 off, __u64 size)
 {
 	struct chaos_slot *s = &sh->chaos[below(w, NR_CHAOS)];
 	__u64 old;
-	long ret;
 
 	__atomic_store_n(&s->size, size, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->off, off, __ATOMIC_RELAXED);
 	old = __atomic_exchange_n(&s->id, id, __ATOMIC_ACQ_REL);
 	if (!old)
 		return;
-	ret = mmsb_free(w->fd, old);
-	count(w, OP_FREE, ret);
-	if (!ret)
-		mark_freed(old);
+	count(w, OP_FREE, mmsb_free(w->fd, old));
 }
 
 /* A mapping, owned (1), not owned (0) or either (-1); NULL if none. */

@@ -135,13 +135,31 @@ static void map_whole(struct worker *w, int fd, __u64 id, __u64 off,
 	add_map(w, &m);
 }
 
+/*
+ * Page @id, at @off and of @size bytes, becomes one of ours: @model
+ * (malloc'd, @size bytes) is what it holds, at @epoch.  Maps it whole.
+ */
+void own_page(struct worker *w, __u64 id, __u64 off, __u64 size,
+	      __u8 *model, __u64 epoch)
+{
+	struct owned *o = &w->own[w->nr_own++];
+
+	o->id = id;
+	o->off = off;
+	o->size = size;
+	o->model = model;
+	o->epoch = epoch;
+	o->epoch_known = true;
+	map_whole(w, w->fd, id, off, size, true);
+}
+
 static void alloc_owned(struct worker *w)
 {
-	struct owned *o = &w->own[w->nr_own];
-	__u64 size = pick_size(w);
+	__u64 size = pick_size(w), id, off;
+	__u8 *model;
 	long ret;
 
-	ret = mmsb_alloc(w->fd, size, &o->id, &o->off);
+	ret = mmsb_alloc(w->fd, size, &id, &off);
 	count(w, OP_ALLOC, ret);
 	if (ret) {
 		if (!is_limit(ret))
@@ -149,14 +167,11 @@ static void alloc_owned(struct worker *w)
 				   (unsigned long long)size, strerror(-ret));
 		return;
 	}
-	o->size = size;
-	o->model = calloc(1, size);
-	o->epoch = 0;
-	o->epoch_known = true;
-	if (!o->model)
+	note_id(id);
+	model = calloc(1, size);
+	if (!model)
 		abort();
-	w->nr_own++;
-	map_whole(w, w->fd, o->id, o->off, size, true);
+	own_page(w, id, off, size, model, 0);
 }
 
 static long alloc_bad(struct worker *w)
@@ -197,6 +212,7 @@ void op_alloc(struct worker *w)
 		ret = mmsb_alloc(w->fd, size, &id, &off);
 		count(w, OP_ALLOC, ret);
 		if (!ret) {
+			note_id(id);
 			publish_chaos(w, id, off, size);
 			if (chance(w, 50))
 				map_whole(w, w->fd, id, off, size, false);
@@ -229,7 +245,6 @@ static void free_owned(struct worker *w, struct owned *o)
 	count(w, OP_FREE, ret);
 	if (!expect_ret(w, "free of an owned page", ret, 0))
 		return;
-	mark_freed(o->id);
 	/* Its mappings stay, now raising SIGBUS: chaos from here on. */
 	for (i = 0; i < w->nr_maps; i++)
 		if (w->map[i].page_id == o->id && w->map[i].owned)
@@ -252,10 +267,7 @@ void op_free(struct worker *w)
 		c = pick_chaos(w);
 		if (!c.id)
 			return;
-		ret = mmsb_free(pick_fd(w), c.id);
-		count(w, OP_FREE, ret);
-		if (!ret)
-			mark_freed(c.id);
+		count(w, OP_FREE, mmsb_free(pick_fd(w), c.id));
 		break;
 	case 5:
 		pf.page_id = chance(w, 50) ? 0 : 1ULL << (40 + below(w, 24));

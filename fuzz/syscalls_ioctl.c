@@ -11,14 +11,15 @@ static const unsigned int mmsb_cmds[] = {
 	MMSB_IOC_VERSION, MMSB_IOC_ATTACH, MMSB_IOC_BUS_INFO,
 	MMSB_IOC_PAGE_ALLOC, MMSB_IOC_PAGE_FREE, MMSB_IOC_PAGE_INFO,
 	MMSB_IOC_PAGE_LIST, MMSB_IOC_COMMIT, MMSB_IOC_STREAM_INFO,
+	MMSB_IOC_PAGE_RESTORE, MMSB_IOC_SNAPSHOT,
 };
 #define NR_CMDS		(sizeof(mmsb_cmds) / sizeof(mmsb_cmds[0]))
 
 /*
  * An argument that makes every command fail without side effects when
  * the kernel reads it as zeros or as this: ATTACH is already attached,
- * PAGE_ALLOC asks for 0 bytes, PAGE_FREE and PAGE_INFO name page 0,
- * COMMIT lists no ids.
+ * PAGE_ALLOC asks for 0 bytes, PAGE_FREE, PAGE_INFO and PAGE_RESTORE
+ * name page 0, COMMIT and SNAPSHOT list no pages.
  */
 static long ioctl_sized(struct worker *w, unsigned int cmd, size_t size,
 			bool dirty_tail)
@@ -71,8 +72,9 @@ void op_ioctl_bad(struct worker *w)
 		want = -ENOTTY;
 		break;
 	case 5:
+		/* A number above SNAPSHOT's, the highest there is. */
 		ret = mmsb_ioctl(w->fd, _IOC(_IOC_DIR(cmd), MMSB_IOC_MAGIC,
-					     0x40 + below(w, 0xc0), ksize),
+					     0x41 + below(w, 0xbf), ksize),
 				 w->wbuf);
 		want = -ENOTTY;
 		break;

@@ -19,7 +19,14 @@ reader_fail(struct reader *r, const char *fmt, ...)
 	th_print("# FAIL stream: %s", msg);
 }
 
-static struct shadow *shadow_of(struct reader *r, __u64 id)
+/* The shadow of page @id, NULL if it has none. */
+static struct shadow *shadow_find(struct reader *r, __u64 id)
+{
+	return id < r->nr_sh ? r->sh[id] : NULL;
+}
+
+/* A new shadow for page @id: zero-filled, epoch 0. */
+static struct shadow *shadow_new(struct reader *r, __u64 id)
 {
 	if (id >= r->nr_sh) {
 		size_t n = r->nr_sh ? r->nr_sh : 1024;
@@ -32,46 +39,159 @@ static struct shadow *shadow_of(struct reader *r, __u64 id)
 		memset(r->sh + r->nr_sh, 0, (n - r->nr_sh) * sizeof(*r->sh));
 		r->nr_sh = n;
 	}
-	if (!r->sh[id]) {
-		r->sh[id] = calloc(1, sizeof(struct shadow));
-		if (!r->sh[id])
-			abort();
-	}
+	r->sh[id] = calloc(1, sizeof(struct shadow));
+	if (!r->sh[id])
+		abort();
 	return r->sh[id];
 }
 
 static void shadow_drop(struct reader *r, __u64 id)
 {
-	if (id >= r->nr_sh || !r->sh[id])
-		return;
 	free(r->sh[id]->bytes);
 	free(r->sh[id]);
 	r->sh[id] = NULL;
-	r->dropped_shadows++;
 }
 
-/* Frees the shadows of pages freed since: their ids are never reused. */
-void shadow_sweep(struct reader *r)
+/*
+ * Once the stream is past the snapshot a restored page's bytes came from
+ * (a record of the page with a later @seq), the deltas read up to it must
+ * have brought the page to the snapshot's epoch.
+ */
+static void shadow_settle(struct reader *r, __u64 id, struct shadow *s,
+			  __u64 seq)
 {
-	__u64 id;
+	if (!s->snap_seq || seq <= s->snap_seq)
+		return;
+	if (s->epoch != s->snap_epoch && !s->excluded && !r->behind)
+		reader_fail(r, "page %llu: epoch %llu at seq %llu, its snapshot said %llu",
+			    (unsigned long long)id,
+			    (unsigned long long)s->epoch,
+			    (unsigned long long)s->snap_seq,
+			    (unsigned long long)s->snap_epoch);
+	s->snap_seq = 0;
+}
 
-	for (id = 1; id < r->nr_sh; id++)
-		if (r->sh[id] && is_freed(id))
-			shadow_drop(r, id);
+/*
+ * Learns a restored page's bytes, which its PAGE_ALLOC record @d does not
+ * carry, from a snapshot of it.  A page freed meanwhile (ENOENT, and its
+ * PAGE_FREE is still to come) or a snapshot short of memory leaves them
+ * unknown, and the page out of the final comparison.
+ */
+static void shadow_learn(struct reader *r, struct shadow *s,
+			 const struct mmsb_delta *d)
+{
+	struct mmsb_snapshot_page sp = { .page_id = d->page_id };
+	size_t need = (d->page_size + 7) & ~7ULL;
+	struct mmsb_snapshot a = {
+		.pages = (uintptr_t)&sp, .nr_pages = 1, .buf_len = need,
+	};
+	long ret;
+
+	if (need > r->snap_cap) {
+		free(r->snap_buf);
+		r->snap_buf = malloc(need);
+		if (!r->snap_buf)
+			abort();
+		r->snap_cap = need;
+	}
+	a.buf = (uintptr_t)r->snap_buf;
+	ret = snapshot_ioctl(r->fd, &a);
+	if (ret == -ENOENT || ret == -ENOMEM) {
+		s->unknown = true;
+		r->unknown++;
+		return;
+	}
+	if (ret != 1 || a.nr_out != 1 || a.bytes_out != need ||
+	    a.seq < d->seq || sp.page_id != d->page_id ||
+	    sp.size != d->page_size || sp.offset) {
+		reader_fail(r, "snapshot of restored page %llu (%llu bytes, seq %llu): %ld, %u pages, %llu bytes, seq %llu, size %llu, offset %llu",
+			    (unsigned long long)d->page_id,
+			    (unsigned long long)d->page_size,
+			    (unsigned long long)d->seq, ret, a.nr_out,
+			    (unsigned long long)a.bytes_out,
+			    (unsigned long long)a.seq,
+			    (unsigned long long)sp.size,
+			    (unsigned long long)sp.offset);
+		s->unknown = true;
+		return;
+	}
+	s->bytes = malloc(d->page_size);
+	if (!s->bytes)
+		abort();
+	memcpy(s->bytes, r->snap_buf, d->page_size);
+	s->len = d->page_size;
+	s->snap_seq = a.seq;
+	s->snap_epoch = sp.epoch;
+}
+
+static void page_alloc(struct reader *r, const struct mmsb_delta *d)
+{
+	struct shadow *s;
+
+	/* Ids go up, and a restore's is above every id used. */
+	if (d->page_id <= r->max_id || shadow_find(r, d->page_id)) {
+		reader_fail(r, "seq %llu: PAGE_ALLOC of page %llu, not above %llu",
+			    (unsigned long long)d->seq,
+			    (unsigned long long)d->page_id,
+			    (unsigned long long)r->max_id);
+		return;
+	}
+	r->max_id = d->page_id;
+	s = shadow_new(r, d->page_id);
+	s->size = d->page_size;
+	s->epoch = d->epoch;
+	if (d->flags & MMSB_DELTA_RESTORED) {
+		r->restores++;
+		shadow_learn(r, s, d);
+	} else {
+		r->allocs++;
+	}
+}
+
+/*
+ * The live shadow of the page a DELTA or PAGE_FREE @d names.  Without
+ * one, the record came before the page's PAGE_ALLOC or after its
+ * PAGE_FREE, unless this reader lost records (the PAGE_ALLOC among them):
+ * then a DELTA gets a shadow left out of the comparison.
+ */
+static struct shadow *shadow_live(struct reader *r, const struct mmsb_delta *d)
+{
+	struct shadow *s = shadow_find(r, d->page_id);
+
+	if (s)
+		return s;
+	if (!r->behind) {
+		reader_fail(r, "seq %llu, type %u, of page %llu %s",
+			    (unsigned long long)d->seq, d->type,
+			    (unsigned long long)d->page_id,
+			    d->page_id > r->max_id ? "before its PAGE_ALLOC" :
+			    "after its PAGE_FREE");
+		return NULL;
+	}
+	if (d->type != MMSB_REC_DELTA)
+		return NULL;
+	s = shadow_new(r, d->page_id);
+	s->excluded = true;
+	return s;
 }
 
 static void shadow_apply(struct reader *r, const struct mmsb_delta *d)
 {
 	const struct mmsb_run *run = mmsb_delta_runs(d);
-	struct shadow *s;
+	struct shadow *s = shadow_live(r, d);
 	size_t end;
 
-	if (is_freed(d->page_id))
+	if (!s)
 		return;
-	s = shadow_of(r, d->page_id);
+	shadow_settle(r, d->page_id, s, d->seq);
+	if (s->size && mmsb_delta_validate(d, d->size, s->size) != d->size)
+		reader_fail(r, "seq %llu: a run past the end of page %llu (%llu bytes)",
+			    (unsigned long long)d->seq,
+			    (unsigned long long)d->page_id,
+			    (unsigned long long)s->size);
 	if (d->base_epoch != s->epoch || d->epoch != d->base_epoch + 1) {
 		/* After an overrun, a gap is a lost record of this page. */
-		if (!r->lost)
+		if (!r->behind)
 			reader_fail(r, "seq %llu of page %llu: epochs %llu->%llu, shadow at %llu",
 				    (unsigned long long)d->seq,
 				    (unsigned long long)d->page_id,
@@ -80,6 +200,10 @@ static void shadow_apply(struct reader *r, const struct mmsb_delta *d)
 				    (unsigned long long)s->epoch);
 		s->excluded = true;
 	}
+	s->epoch = d->epoch;
+	/* The snapshot of a restored page holds it already. */
+	if (s->snap_seq || s->unknown)
+		return;
 	end = run[d->nr_runs - 1].offset + run[d->nr_runs - 1].len;
 	if (end > s->len) {
 		s->bytes = realloc(s->bytes, end);
@@ -89,7 +213,57 @@ static void shadow_apply(struct reader *r, const struct mmsb_delta *d)
 		s->len = end;
 	}
 	mmsb_delta_apply(s->bytes, d);
-	s->epoch = d->epoch;
+}
+
+/* Uncommitted stores are discarded: a page is freed at its last epoch. */
+static void page_free(struct reader *r, const struct mmsb_delta *d)
+{
+	struct shadow *s = shadow_live(r, d);
+
+	if (!s)
+		return;
+	shadow_settle(r, d->page_id, s, d->seq);
+	if ((s->size && d->page_size != s->size) ||
+	    (d->epoch != s->epoch && !s->excluded && !r->behind))
+		reader_fail(r, "seq %llu: PAGE_FREE of page %llu, %llu bytes at epoch %llu; shadow %llu bytes at %llu",
+			    (unsigned long long)d->seq,
+			    (unsigned long long)d->page_id,
+			    (unsigned long long)d->page_size,
+			    (unsigned long long)d->epoch,
+			    (unsigned long long)s->size,
+			    (unsigned long long)s->epoch);
+	r->frees++;
+	shadow_drop(r, d->page_id);
+}
+
+/*
+ * An OVERRUN: this reader fell behind (no page), or one delta too large
+ * for the ring was lost for everyone, which moved its page from
+ * @base_epoch to the next.
+ */
+static void overrun(struct reader *r, const struct mmsb_delta *d)
+{
+	struct shadow *s;
+
+	r->overruns++;
+	r->lost += d->lost;
+	if (!d->page_id) {
+		r->behind = true;
+		return;
+	}
+	s = shadow_live(r, d);
+	if (!s)
+		return;
+	shadow_settle(r, d->page_id, s, d->seq);
+	if (d->lost != 1 || (d->base_epoch != s->epoch && !r->behind))
+		reader_fail(r, "seq %llu: OVERRUN of %llu records of page %llu from epoch %llu, shadow at %llu",
+			    (unsigned long long)d->seq,
+			    (unsigned long long)d->lost,
+			    (unsigned long long)d->page_id,
+			    (unsigned long long)d->base_epoch,
+			    (unsigned long long)s->epoch);
+	s->epoch = d->base_epoch + 1;
+	s->excluded = true;
 }
 
 static void reader_records(struct reader *r, size_t len)
@@ -100,6 +274,7 @@ static void reader_records(struct reader *r, size_t len)
 		const struct mmsb_delta *d = (const void *)((__u8 *)r->buf +
 							   pos);
 		long size = mmsb_delta_validate(d, len - pos, 0);
+		const char *problem;
 
 		if (size < 0) {
 			reader_fail(r, "invalid record at %zu of %zu: %s", pos,
@@ -111,19 +286,28 @@ static void reader_records(struct reader *r, size_t len)
 				    (unsigned long long)d->seq,
 				    (unsigned long long)r->next_seq);
 		r->records++;
-		if (d->type == MMSB_REC_DELTA) {
+		r->next_seq = d->seq + 1;
+		switch (d->type) {
+		case MMSB_REC_DELTA:
 			shadow_apply(r, d);
-			r->next_seq = d->seq + 1;
-		} else {
-			r->overruns++;
-			r->lost += d->lost;
+			break;
+		case MMSB_REC_PAGE_ALLOC:
+		case MMSB_REC_PAGE_FREE:
+			problem = lifecycle_problem(d);
+			if (problem)
+				reader_fail(r, "seq %llu, type %u, page %llu: %s",
+					    (unsigned long long)d->seq, d->type,
+					    (unsigned long long)d->page_id,
+					    problem);
+			else if (d->type == MMSB_REC_PAGE_ALLOC)
+				page_alloc(r, d);
+			else
+				page_free(r, d);
+			break;
+		default:
+			overrun(r, d);
 			r->next_seq = d->seq + d->lost;
-			/* A record too large for the ring: its page is lost. */
-			if (d->page_id && !is_freed(d->page_id))
-				shadow_of(r, d->page_id)->excluded = true;
 		}
-		if (!(r->records % 4096))
-			shadow_sweep(r);
 		pos += size;
 	}
 }
@@ -161,29 +345,50 @@ void *reader_thread(void *p)
 }
 
 /*
- * Check (2): every live page's bytes and epoch equal its shadow.  Returns
- * the pages that differ; *@excluded counts those left out.
+ * Check (2): the live pages are those whose PAGE_ALLOC the stream had and
+ * not their PAGE_FREE, and each one's size, bytes and epoch equal its
+ * shadow's.  Returns the pages that differ; *@excluded counts those left
+ * out (records lost, or a restored page's bytes unknown).
  */
 unsigned int check_stream(struct reader *r, int fd, __u64 *checked,
-				 __u64 *excluded)
+			  __u64 *excluded)
 {
 	static __u64 ids[512];
 	unsigned int bad = 0;
-	__u64 after = 0;
+	__u64 after = 0, id;
 	int n, i;
 
 	while ((n = mmsb_page_list(fd, after, ids, 512, NULL)) > 0) {
 		for (i = 0; i < n; i++) {
-			struct shadow none = { 0 }, *s = &none;
+			struct shadow *s = shadow_find(r, ids[i]);
 			struct mmsb_page_info pi;
 			size_t span, k;
 			__u8 *p;
 
-			if (ids[i] < r->nr_sh && r->sh[ids[i]])
-				s = r->sh[ids[i]];
 			if (mmsb_page_info(fd, ids[i], &pi))
 				continue;
-			if (s->excluded || (r->lost && s->epoch != pi.epoch)) {
+			if (!s) {
+				if (!r->behind) {
+					reader_fail(r, "page %llu is live, but the stream did not allocate it",
+						    (unsigned long long)ids[i]);
+					bad++;
+				}
+				(*excluded)++;
+				continue;
+			}
+			s->listed = true;
+			/* Every record is read: past every snapshot. */
+			shadow_settle(r, ids[i], s, ~0ULL);
+			if (s->size && s->size != pi.size) {
+				reader_fail(r, "page %llu: %llu bytes, its PAGE_ALLOC said %llu",
+					    (unsigned long long)ids[i],
+					    (unsigned long long)pi.size,
+					    (unsigned long long)s->size);
+				bad++;
+				continue;
+			}
+			if (s->excluded || s->unknown ||
+			    (r->behind && s->epoch != pi.epoch)) {
 				(*excluded)++;
 				continue;
 			}
@@ -213,6 +418,12 @@ unsigned int check_stream(struct reader *r, int fd, __u64 *checked,
 		}
 		after = ids[n - 1];
 	}
+	for (id = 1; id < r->nr_sh; id++) {
+		if (!r->sh[id] || r->sh[id]->listed || r->behind)
+			continue;
+		reader_fail(r, "page %llu is gone, but the stream did not free it",
+			    (unsigned long long)id);
+		bad++;
+	}
 	return bad;
 }
-

@@ -152,6 +152,60 @@ void op_commit_bad(struct worker *w)
 
 /* Ops: the stream. */
 
+/*
+ * What is wrong with a PAGE_ALLOC or PAGE_FREE record on its own, against
+ * delta-format.md ("PAGE_ALLOC and PAGE_FREE records"), or NULL.
+ */
+const char *lifecycle_problem(const struct mmsb_delta *d)
+{
+	bool alloc = d->type == MMSB_REC_PAGE_ALLOC;
+
+	if (d->size != sizeof(*d) || d->nr_runs || d->payload_len)
+		return "not a bare header";
+	if (d->flags & ~(alloc ? MMSB_DELTA_RESTORED : 0))
+		return "flags";
+	if (alloc && !(d->flags & MMSB_DELTA_RESTORED) && d->epoch)
+		return "a new page's epoch is not 0";
+	if (!d->page_id)
+		return "page 0";
+	if (!d->page_size || d->page_size > sh->max_page_size)
+		return "page size";
+	if (d->cause_seq)
+		return "a cause";
+	if (!d->pid || !d->timestamp_ns)
+		return "no pid or timestamp";
+	return NULL;
+}
+
+/*
+ * Checks a record of @w->fd's stream against what this worker knows of
+ * its owned pages: only it frees them, and their sizes.  A chaos child's
+ * owned pages are its parent's, which may have freed them since.
+ */
+static void check_record_owned(struct worker *w, const struct mmsb_delta *d)
+{
+	struct owned *o = w->chaos_only ? NULL : owned_by_id(w, d->page_id);
+	const char *problem = NULL;
+
+	if (d->type == MMSB_REC_PAGE_ALLOC || d->type == MMSB_REC_PAGE_FREE)
+		problem = lifecycle_problem(d);
+	if (!problem && o) {
+		if (d->type == MMSB_REC_PAGE_FREE)
+			problem = "the free of a page we own";
+		else if (d->type == MMSB_REC_PAGE_ALLOC &&
+			 d->page_size != o->size)
+			problem = "our page's size";
+		else if (d->type == MMSB_REC_DELTA &&
+			 mmsb_delta_validate(d, d->size, o->size) != d->size)
+			problem = "a run past the end of our page";
+	}
+	if (problem)
+		model_fail(w, &sh->stream_failures,
+			   "record seq %llu, type %u, page %llu: %s",
+			   (unsigned long long)d->seq, d->type,
+			   (unsigned long long)d->page_id, problem);
+}
+
 /* Checks the records of one read of @w->fd: valid and in sequence. */
 static void check_records(struct worker *w, const void *buf, size_t len)
 {
@@ -174,6 +228,7 @@ static void check_records(struct worker *w, const void *buf, size_t len)
 				   "record seq %llu, expected %llu",
 				   (unsigned long long)d->seq,
 				   (unsigned long long)w->next_seq);
+		check_record_owned(w, d);
 		w->next_seq = d->seq + (d->type == MMSB_REC_OVERRUN &&
 					!d->page_id ? d->lost : 1);
 		pos += size;

@@ -40,6 +40,9 @@ static const struct {
 	[OP_IOCTL_BAD] = { op_ioctl_bad, 3 },
 	[OP_INFO] = { op_info, 3 },
 	[OP_VERIFY] = { op_verify, 3 },
+	/* Low weights: the others keep 97% of their share. */
+	[OP_SNAPSHOT] = { op_snapshot, 2 },
+	[OP_RESTORE] = { op_restore, 1 },
 };
 
 /*
@@ -114,7 +117,11 @@ static void worker_init(struct worker *w, int idx, __u64 seed)
 	w->next_seq = mmsb_stream_info(w->fd, &si) ? 0 : si.next_seq;
 	w->wbuf = aligned_alloc(4096, WBUF_SIZE);
 	w->rbuf = aligned_alloc(4096, RBUF_SIZE);
-	if (!w->wbuf || !w->rbuf)
+	/* Untouched until a snapshot or restore needs that much. */
+	w->sbuf = mmap(NULL, SBUF_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	w->snap = calloc(SNAP_PAGES, sizeof(*w->snap));
+	if (!w->wbuf || !w->rbuf || w->sbuf == MAP_FAILED || !w->snap)
 		abort();
 }
 

@@ -82,6 +82,7 @@ static struct mmsb_bus *mmsb_bus_create(const struct mmsb_attach *arg)
 	bus->uid = current_fsuid();
 	bus->gid = current_fsgid();
 	bus->mode = arg->mode;
+	init_rwsem(&bus->snapshot_lock);
 	mutex_init(&bus->lock);
 	xa_init(&bus->pages);
 	bus->next_page_id = 1;

@@ -41,6 +41,13 @@ static int mmsb_cmp_page_id(void *priv, const struct list_head *a,
 	return x < y ? -1 : x > y;
 }
 
+/* Moves every dirty page of @bus to @batch, by ascending id (bus->lock). */
+void mmsb_take_dirty_by_id(struct mmsb_bus *bus, struct list_head *batch)
+{
+	list_splice_init(&bus->dirty, batch);
+	list_sort(NULL, batch, mmsb_cmp_page_id);
+}
+
 /*
  * Locks the dirty chunks of @pg, then write-protects and cleans them in
  * every mapping.
@@ -341,6 +348,39 @@ u64 mmsb_emit(struct mmsb_bus *bus, struct mmsb_page *pg,
 }
 
 /*
+ * Appends a PAGE_ALLOC or PAGE_FREE record of @pg, at its epoch now, to
+ * the ring, under bus->lock in the same hold that publishes or kills the
+ * page, so that a snapshot's cut (snapshot.c) has a page exactly when its
+ * PAGE_ALLOC record is at or before the cut.  Takes ring->lock; the caller
+ * wakes the readers.  Returns the sequence.
+ */
+u64 mmsb_emit_page_event(struct mmsb_bus *bus, struct mmsb_page *pg,
+			 u16 type, u16 flags)
+{
+	struct mmsb_ring *ring = &bus->ring;
+	struct mmsb_delta hdr = {
+		.size = sizeof(hdr),
+		.type = type,
+		.flags = flags,
+		.pid = task_tgid_vnr(current),
+		.page_id = pg->id,
+		.epoch = pg->epoch,
+		.page_size = pg->size,
+		.timestamp_ns = ktime_get_real_ns(),
+	};
+	u64 pos;
+
+	lockdep_assert_held(&bus->lock);
+	mutex_lock(&ring->lock);
+	hdr.seq = ring->head_seq;
+	pos = mmsb_ring_reserve(ring, sizeof(hdr));
+	mmsb_ring_write(ring, pos, &hdr, sizeof(hdr));
+	mmsb_ring_publish(ring, pos + sizeof(hdr));
+	mutex_unlock(&ring->lock);
+	return hdr.seq;
+}
+
+/*
  * Puts the dirty pages named by @ids on @batch (a page named twice once);
  * a clean page is skipped.  Fails with nothing moved if an id is unknown.
  */
@@ -460,11 +500,11 @@ int mmsb_ctrl_commit(struct mmsb_bus *bus, struct mmsb_commit *arg)
 		}
 	}
 
+	down_read(&bus->snapshot_lock);
 	mutex_lock(&bus->lock);
 	first_seq = bus->ring.head_seq;
 	if (all) {
-		list_splice_init(&bus->dirty, &batch);
-		list_sort(NULL, &batch, mmsb_cmp_page_id);
+		mmsb_take_dirty_by_id(bus, &batch);
 	} else {
 		ret = mmsb_commit_gather(bus, ids, arg->nr_ids, pages, &batch);
 	}
@@ -473,6 +513,7 @@ int mmsb_ctrl_commit(struct mmsb_bus *bus, struct mmsb_commit *arg)
 	for (i = 0; ret >= 0 && !all && i < arg->nr_ids; i++)
 		seqs[i] = pages[i]->commit_seq;
 	mutex_unlock(&bus->lock);
+	up_read(&bus->snapshot_lock);
 	if (ret > 0)
 		mmsb_ring_wake(&bus->ring);
 	if (ret < 0)

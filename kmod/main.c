@@ -106,7 +106,8 @@ static int mmsb_ch_release(struct inode *inode, struct file *file)
 static int mmsb_ctrl_version(struct mmsb_version *arg)
 {
 	arg->api = MMSB_API_VERSION;
-	arg->features = MMSB_FEAT_CAPTURE | MMSB_FEAT_STREAM | MMSB_FEAT_SUBMIT;
+	arg->features = MMSB_FEAT_CAPTURE | MMSB_FEAT_STREAM | MMSB_FEAT_SUBMIT |
+			MMSB_FEAT_SNAPSHOT;
 	arg->max_page_size = min_t(u64, mmsb_max_page_size, MMSB_PAGE_SIZE_LIMIT);
 	arg->max_ring_size = READ_ONCE(mmsb_max_ring_size);
 	return 0;
@@ -127,6 +128,8 @@ union mmsb_ioc_arg {
 	struct mmsb_page_list page_list;
 	struct mmsb_commit commit;
 	struct mmsb_stream_info stream_info;
+	struct mmsb_page_restore page_restore;
+	struct mmsb_snapshot snapshot;
 };
 
 static long mmsb_ioc_dispatch(struct file *file, unsigned int cmd,
@@ -156,6 +159,8 @@ static long mmsb_ioc_dispatch(struct file *file, unsigned int cmd,
 		return mmsb_ctrl_page_list(bus, &arg->page_list);
 	case _IOC_NR(MMSB_IOC_STREAM_INFO):
 		return mmsb_ctrl_stream_info(mf, &arg->stream_info);
+	case _IOC_NR(MMSB_IOC_SNAPSHOT):
+		return mmsb_ctrl_snapshot(bus, &arg->snapshot);
 	}
 
 	if (!(file->f_mode & FMODE_WRITE))
@@ -168,6 +173,8 @@ static long mmsb_ioc_dispatch(struct file *file, unsigned int cmd,
 		return mmsb_ctrl_page_free(bus, &arg->page_free);
 	case _IOC_NR(MMSB_IOC_COMMIT):
 		return mmsb_ctrl_commit(bus, &arg->commit);
+	case _IOC_NR(MMSB_IOC_PAGE_RESTORE):
+		return mmsb_ctrl_page_restore(bus, &arg->page_restore);
 	}
 	return -ENOTTY;
 }
@@ -178,7 +185,8 @@ static unsigned int mmsb_ioc_canonical(unsigned int nr)
 	static const unsigned int cmds[] = {
 		MMSB_IOC_VERSION, MMSB_IOC_ATTACH, MMSB_IOC_BUS_INFO,
 		MMSB_IOC_PAGE_ALLOC, MMSB_IOC_PAGE_FREE, MMSB_IOC_PAGE_INFO,
-		MMSB_IOC_PAGE_LIST, MMSB_IOC_COMMIT, MMSB_IOC_STREAM_INFO,
+		MMSB_IOC_PAGE_LIST, MMSB_IOC_PAGE_RESTORE, MMSB_IOC_COMMIT,
+		MMSB_IOC_STREAM_INFO, MMSB_IOC_SNAPSHOT,
 	};
 	int i;
 

@@ -9,6 +9,11 @@
  *                                  the user buffer
  *   mmsb_file.write_lock           one submitter of a file at a time; held
  *                                  while write(2) copies the user buffer in
+ *   mmsb_bus.snapshot_lock         taken shared by whatever changes a live
+ *                                  page's bytes, epoch or pre-images
+ *                                  (commit, submission, free), exclusive
+ *                                  by a snapshot while it copies out, so
+ *                                  faulting in the user buffer
  *     mmap_lock or the VMA lock    page faults, and mmap(2) itself
  *     mmsb_buses_lock              the bus list and attach counts; never
  *                                  taken under mmap_lock
@@ -37,6 +42,7 @@
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/rwsem.h>
 #include <linux/wait.h>
 #include <linux/xarray.h>
 #include <linux/uidgid.h>
@@ -104,6 +110,12 @@ struct mmsb_bus {
 	umode_t mode;
 	kuid_t ring_owner;		/* charged for the ring */
 
+	/*
+	 * Held exclusive by a snapshot from the cut to the end of its copy:
+	 * until then the pre-image of every chunk stored to after the cut
+	 * must stay as it was (snapshot.c).
+	 */
+	struct rw_semaphore snapshot_lock;
 	struct mutex lock;
 	struct xarray pages;		/* page id -> struct mmsb_page */
 	/*
@@ -201,6 +213,7 @@ int mmsb_ctrl_page_alloc(struct mmsb_bus *bus, struct mmsb_page_alloc *arg);
 int mmsb_ctrl_page_free(struct mmsb_bus *bus, struct mmsb_page_free *arg);
 int mmsb_ctrl_page_info(struct mmsb_bus *bus, struct mmsb_page_info *arg);
 long mmsb_ctrl_page_list(struct mmsb_bus *bus, struct mmsb_page_list *arg);
+int mmsb_ctrl_page_restore(struct mmsb_bus *bus, struct mmsb_page_restore *arg);
 struct mmsb_page *mmsb_bus_page_by_offset(struct mmsb_bus *bus, pgoff_t pgoff);
 void mmsb_page_put(struct mmsb_page *pg);
 struct mmsb_page *mmsb_bus_page(struct mmsb_bus *bus, u64 id);
@@ -238,6 +251,13 @@ struct mmsb_emit {
 
 u64 mmsb_emit(struct mmsb_bus *bus, struct mmsb_page *pg,
 	      const struct mmsb_emit *e);
+
+u64 mmsb_emit_page_event(struct mmsb_bus *bus, struct mmsb_page *pg,
+			 u16 type, u16 flags);
+void mmsb_take_dirty_by_id(struct mmsb_bus *bus, struct list_head *batch);
+
+/* snapshot.c */
+long mmsb_ctrl_snapshot(struct mmsb_bus *bus, struct mmsb_snapshot *arg);
 
 /* submit.c */
 ssize_t mmsb_ch_write_iter(struct kiocb *iocb, struct iov_iter *from);

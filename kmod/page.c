@@ -14,6 +14,9 @@
 #include <linux/vmalloc.h>
 #include <linux/uaccess.h>
 #include <linux/pagemap.h>
+#include <linux/highmem.h>
+#include <linux/cred.h>
+#include <linux/sched/signal.h>
 
 #include "mmsb.h"
 
@@ -116,24 +119,25 @@ struct mmsb_page *mmsb_bus_page_by_offset(struct mmsb_bus *bus, pgoff_t pgoff)
 	return pg ?: ERR_PTR(-EINVAL);
 }
 
-int mmsb_ctrl_page_alloc(struct mmsb_bus *bus, struct mmsb_page_alloc *arg)
+/*
+ * A new zero-filled page of @size bytes for @bus, charged to the bus and
+ * to the caller, not yet published: ERR_PTR(-EFBIG), -ENOSPC, -EDQUOT or
+ * -ENOMEM.
+ */
+static struct mmsb_page *mmsb_page_new(struct mmsb_bus *bus, u64 size)
 {
-	u64 size = arg->size;
 	u64 bytes = round_up(size, PAGE_SIZE);
 	kuid_t owner = mmsb_charge_owner();
 	struct mmsb_page *pg;
-	u32 handle;
 	int ret;
 
-	if (!size || arg->flags)
-		return -EINVAL;
 	if (size > min_t(u64, mmsb_max_page_size, MMSB_PAGE_SIZE_LIMIT))
-		return -EFBIG;
+		return ERR_PTR(-EFBIG);
 
 	mutex_lock(&bus->lock);
 	if (bus->bytes + bytes > mmsb_max_bus_bytes) {
 		mutex_unlock(&bus->lock);
-		return -ENOSPC;
+		return ERR_PTR(-ENOSPC);
 	}
 	bus->bytes += bytes;
 	mutex_unlock(&bus->lock);
@@ -149,52 +153,137 @@ int mmsb_ctrl_page_alloc(struct mmsb_bus *bus, struct mmsb_page_alloc *arg)
 	}
 	pg->charged_uid = owner;
 	mmsb_held_add(bytes + mmsb_page_table_bytes(pg->nr));
+	return pg;
 
-	/*
-	 * The handle is reserved (a NULL entry) and the page published in
-	 * both tables under bus->lock once every field is set: mmap looks
-	 * pages up by offset under that lock.
-	 */
-	ret = xa_alloc_cyclic(&mmsb_handles, &handle, NULL,
-			      XA_LIMIT(1, U32_MAX >> 1), &mmsb_next_handle,
-			      GFP_KERNEL);
-	if (ret < 0)
-		goto out_put;
-	pg->pgoff = (pgoff_t)handle << MMSB_OFFSET_SHIFT;
-
-	mutex_lock(&bus->lock);
-	pg->id = bus->next_page_id;
-	ret = xa_insert(&bus->pages, pg->id, pg, GFP_KERNEL);
-	if (!ret) {
-		ret = xa_err(xa_store(&mmsb_handles, handle, pg, GFP_KERNEL));
-		if (ret)
-			xa_erase(&bus->pages, pg->id);
-	}
-	if (!ret) {
-		bus->next_page_id++;
-		bus->nr_pages++;
-	}
-	mutex_unlock(&bus->lock);
-	if (ret)
-		goto out_erase_handle;
-
-	arg->page_id = pg->id;
-	arg->mmap_offset = (u64)pg->pgoff << PAGE_SHIFT;
-	return 0;
-
-out_erase_handle:
-	xa_erase(&mmsb_handles, handle);
-out_put:
-	/* The release uncharges the bus and the user. */
-	mmsb_page_put(pg);
-	return ret;
 out_uncharge_user:
 	mmsb_user_uncharge(owner, bytes);
 out_uncharge_bus:
 	mutex_lock(&bus->lock);
 	bus->bytes -= bytes;
 	mutex_unlock(&bus->lock);
+	return ERR_PTR(ret);
+}
+
+/*
+ * Publishes @pg as page @id of its bus (0: the next id), in both tables,
+ * and emits its PAGE_ALLOC record with @flags, all under bus->lock once
+ * every field is set: mmap looks pages up by offset under that lock, and
+ * a snapshot's cut has the page exactly when it has the record.  An @id
+ * not above every id the bus has used gets -EEXIST.  The last id,
+ * ULONG_MAX, is never used (restore refuses it): a bus that reached it
+ * has run out of ids, -ENOSPC.  On failure the caller puts the page,
+ * whose release uncharges it.
+ */
+static int mmsb_page_publish(struct mmsb_page *pg, u64 id, u16 flags)
+{
+	struct mmsb_bus *bus = pg->bus;
+	u32 handle;
+	int ret;
+
+	/* The handle is reserved (a NULL entry) until the page is set. */
+	ret = xa_alloc_cyclic(&mmsb_handles, &handle, NULL,
+			      XA_LIMIT(1, U32_MAX >> 1), &mmsb_next_handle,
+			      GFP_KERNEL);
+	if (ret < 0)
+		return ret;
+	pg->pgoff = (pgoff_t)handle << MMSB_OFFSET_SHIFT;
+
+	mutex_lock(&bus->lock);
+	if (!id)
+		id = bus->next_page_id;
+	ret = id == ULONG_MAX ? -ENOSPC : -EEXIST;
+	if (id < bus->next_page_id || id == ULONG_MAX)
+		goto out_unlock;
+	pg->id = id;
+	ret = xa_insert(&bus->pages, pg->id, pg, GFP_KERNEL);
+	if (ret)
+		goto out_unlock;
+	ret = xa_err(xa_store(&mmsb_handles, handle, pg, GFP_KERNEL));
+	if (ret) {
+		xa_erase(&bus->pages, pg->id);
+		goto out_unlock;
+	}
+	bus->next_page_id = id + 1;
+	bus->nr_pages++;
+	mmsb_emit_page_event(bus, pg, MMSB_REC_PAGE_ALLOC, flags);
+	mutex_unlock(&bus->lock);
+	mmsb_ring_wake(&bus->ring);
+	return 0;
+
+out_unlock:
+	mutex_unlock(&bus->lock);
+	xa_erase(&mmsb_handles, handle);
 	return ret;
+}
+
+int mmsb_ctrl_page_alloc(struct mmsb_bus *bus, struct mmsb_page_alloc *arg)
+{
+	struct mmsb_page *pg;
+	int ret;
+
+	if (!arg->size || arg->flags)
+		return -EINVAL;
+	pg = mmsb_page_new(bus, arg->size);
+	if (IS_ERR(pg))
+		return PTR_ERR(pg);
+	ret = mmsb_page_publish(pg, 0, 0);
+	if (ret) {
+		mmsb_page_put(pg);
+		return ret;
+	}
+	arg->page_id = pg->id;
+	arg->mmap_offset = (u64)pg->pgoff << PAGE_SHIFT;
+	return 0;
+}
+
+/* Fills the chunks of the unpublished @pg with its bytes from @src. */
+static int mmsb_page_fill(struct mmsb_page *pg, const u8 __user *src)
+{
+	unsigned long i;
+
+	for (i = 0; i < pg->nr; i++) {
+		u32 len = min_t(u64, PAGE_SIZE, pg->size - ((u64)i << PAGE_SHIFT));
+		u8 *dst = kmap_local_page(pg->chunks[i]);
+		unsigned long left;
+
+		left = copy_from_user(dst, src + ((u64)i << PAGE_SHIFT), len);
+		kunmap_local(dst);
+		if (left)
+			return -EFAULT;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
+	}
+	return 0;
+}
+
+int mmsb_ctrl_page_restore(struct mmsb_bus *bus, struct mmsb_page_restore *arg)
+{
+	struct mmsb_page *pg;
+	int ret;
+
+	if (!arg->page_id || arg->page_id == ULONG_MAX || !arg->size ||
+	    arg->flags)
+		return -EINVAL;
+	if (!uid_eq(current_fsuid(), bus->uid))
+		return -EPERM;
+	pg = mmsb_page_new(bus, arg->size);
+	if (IS_ERR(pg))
+		return PTR_ERR(pg);
+	pg->epoch = arg->epoch;
+	/*
+	 * Filled before it is published, so no lock is held while the
+	 * source faults in: it may itself be a mapping of this bus.
+	 */
+	ret = arg->data ? mmsb_page_fill(pg, u64_to_user_ptr(arg->data)) : 0;
+	if (!ret)
+		ret = mmsb_page_publish(pg, arg->page_id, MMSB_DELTA_RESTORED);
+	if (ret) {
+		mmsb_page_put(pg);
+		return ret;
+	}
+	arg->mmap_offset = (u64)pg->pgoff << PAGE_SHIFT;
+	return 0;
 }
 
 /*
@@ -344,14 +433,20 @@ int mmsb_ctrl_page_free(struct mmsb_bus *bus, struct mmsb_page_free *arg)
 	if (arg->flags)
 		return -EINVAL;
 
+	/* Its pre-images go with it: not while a snapshot may need them. */
+	down_read(&bus->snapshot_lock);
 	mutex_lock(&bus->lock);
 	pg = mmsb_bus_page(bus, arg->page_id);
 	if (!pg) {
 		mutex_unlock(&bus->lock);
+		up_read(&bus->snapshot_lock);
 		return -ENOENT;
 	}
 	mmsb_page_kill(pg);
+	mmsb_emit_page_event(bus, pg, MMSB_REC_PAGE_FREE, 0);
 	mutex_unlock(&bus->lock);
+	up_read(&bus->snapshot_lock);
+	mmsb_ring_wake(&bus->ring);
 
 	mmsb_page_zap(pg);
 	mmsb_page_put(pg);

@@ -305,17 +305,17 @@ __poll_t mmsb_ch_poll(struct file *file, struct poll_table_struct *wait)
 }
 
 /*
- * The sequence of the first DELTA record at or after @pos, whose sequence
- * is @seq: records too large for the ring left OVERRUN records in their
- * places.
+ * The sequence of the first record at or after @pos, whose sequence is
+ * @seq, that is not an OVERRUN: a record too large for the ring left an
+ * OVERRUN in its place, which a reader sees as lost, not as a record.
  */
-static u64 mmsb_ring_next_delta_seq(const struct mmsb_ring *ring, u64 pos,
+static u64 mmsb_ring_next_record_seq(const struct mmsb_ring *ring, u64 pos,
 				    u64 seq)
 {
 	for (; seq != ring->head_seq; seq++) {
 		const struct mmsb_delta *rec = mmsb_ring_record(ring, pos);
 
-		if (rec->type == MMSB_REC_DELTA)
+		if (rec->type != MMSB_REC_OVERRUN)
 			break;
 		pos += rec->size;
 	}
@@ -332,13 +332,13 @@ int mmsb_ctrl_stream_info(struct mmsb_file *mf, struct mmsb_stream_info *arg)
 
 	mutex_lock(&ring->lock);
 	if (mf->next_seq < ring->tail_seq) {
-		arg->next_seq = mmsb_ring_next_delta_seq(ring, ring->tail,
+		arg->next_seq = mmsb_ring_next_record_seq(ring, ring->tail,
 							 ring->tail_seq);
 		arg->next_size = sizeof(struct mmsb_delta);
 		arg->pending_bytes = sizeof(struct mmsb_delta) +
 				     ring->head - ring->tail;
 	} else {
-		arg->next_seq = mmsb_ring_next_delta_seq(ring, mf->cursor,
+		arg->next_seq = mmsb_ring_next_record_seq(ring, mf->cursor,
 							 mf->next_seq);
 		arg->next_size = mf->next_seq == ring->head_seq ? 0 :
 				 mmsb_ring_record_size(ring, mf->cursor);

@@ -172,14 +172,20 @@ static ssize_t mmsb_submit(struct mmsb_bus *bus, const void *buf, size_t len,
 	 * would mean taking it again, or stopping halfway.
 	 */
 	if (nowait) {
-		if (!mutex_trylock(&bus->lock))
+		if (!down_read_trylock(&bus->snapshot_lock))
 			return -EAGAIN;
+		if (!mutex_trylock(&bus->lock)) {
+			up_read(&bus->snapshot_lock);
+			return -EAGAIN;
+		}
 		if (mmsb_submit_needs_flush(bus, buf, len) ||
 		    !mutex_trylock(&bus->ring.lock)) {
 			mutex_unlock(&bus->lock);
+			up_read(&bus->snapshot_lock);
 			return -EAGAIN;
 		}
 	} else {
+		down_read(&bus->snapshot_lock);
 		mutex_lock(&bus->lock);
 		mutex_lock(&bus->ring.lock);
 	}
@@ -198,6 +204,7 @@ static ssize_t mmsb_submit(struct mmsb_bus *bus, const void *buf, size_t len,
 	}
 	mutex_unlock(&bus->ring.lock);
 	mutex_unlock(&bus->lock);
+	up_read(&bus->snapshot_lock);
 	mmsb_ring_wake(&bus->ring);
 	return done ?: ret;
 }

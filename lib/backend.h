@@ -51,6 +51,11 @@ struct mmsb_backend_ops {
 	 */
 	int (*commit)(struct mmsb_bus *bus, struct mmsb_commit *commit);
 
+	/* Kernel format in and out, as for @commit. */
+	int (*snapshot)(struct mmsb_bus *bus, struct mmsb_snapshot *snap);
+	int (*page_restore)(struct mmsb_bus *bus,
+			    struct mmsb_page_restore *restore);
+
 	/* read(2) of the stream: whole records, or -EMSGSIZE/-EAGAIN. */
 	ssize_t (*read)(struct mmsb_bus *bus, void *buf, size_t len);
 	ssize_t (*next_record_size)(struct mmsb_bus *bus);

@@ -13,7 +13,8 @@ LIBMMSB_SONAME := libmmsb.so.1
 PREFIX ?= /usr/local
 
 LIBMMSB_OBJS := $(addprefix build/lib/,batch.o bus.o commit.o device.o \
-	error.o page.o stream.o submit.o mmsb_delta.o)
+	error.o page.o snapshot.o stream.o submit.o mmsb_delta.o)
+LIBMMSB_OBJS += $(addprefix build/lib/,crc32c.o snapshot_file.o)
 LIBMMSB := build/lib/$(LIBMMSB_SONAME) build/lib/libmmsb.so \
 	build/lib/libmmsb.a build/lib/mmsb.pc
 

@@ -122,6 +122,17 @@ static int device_commit(struct mmsb_bus *bus, struct mmsb_commit *commit)
 	return device_ioctl(bus, MMSB_IOC_COMMIT, commit);
 }
 
+static int device_snapshot(struct mmsb_bus *bus, struct mmsb_snapshot *snap)
+{
+	return device_ioctl(bus, MMSB_IOC_SNAPSHOT, snap);
+}
+
+static int device_page_restore(struct mmsb_bus *bus,
+			       struct mmsb_page_restore *restore)
+{
+	return device_ioctl(bus, MMSB_IOC_PAGE_RESTORE, restore);
+}
+
 static ssize_t device_read(struct mmsb_bus *bus, void *buf, size_t len)
 {
 	ssize_t n = read(bus->fd, buf, len);
@@ -155,6 +166,8 @@ const struct mmsb_backend_ops mmsb_device_ops = {
 	.page_map = device_page_map,
 	.page_unmap = device_page_unmap,
 	.commit = device_commit,
+	.snapshot = device_snapshot,
+	.page_restore = device_page_restore,
 	.read = device_read,
 	.next_record_size = device_next_record_size,
 	.write = device_write,

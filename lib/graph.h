@@ -63,6 +63,7 @@ struct graph_node {
 	/* The newest record of the page the engine knows of (propagate.c). */
 	uint64_t seq;
 	uint64_t epoch;
+	bool freed;		/* the page is gone: never read nor written */
 
 	enum graph_recompute recompute;
 	union {

@@ -159,6 +159,7 @@ static struct local_bus *bus_create(const char *name, unsigned int mode,
 				    unsigned int ring_size)
 {
 	struct local_bus *lb = calloc(1, sizeof(*lb));
+	pthread_rwlockattr_t attr;
 
 	if (!lb)
 		return NULL;
@@ -171,6 +172,12 @@ static struct local_bus *bus_create(const char *name, unsigned int mode,
 	lb->uid = geteuid();
 	lb->gid = getegid();
 	lb->mode = mode;
+	/* See local_bus.snapshot_lock: a snapshot must not starve. */
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr,
+			PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&lb->snapshot_lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
 	pthread_mutex_init(&lb->lock, NULL);
 	lb->next_page_id = 1;
 	lb->id = registry.next_bus_id++;
@@ -187,6 +194,7 @@ static void bus_destroy(struct local_bus *lb)
 	local_ring_destroy(&lb->ring);
 	free(lb->runs.run);
 	pthread_mutex_destroy(&lb->lock);
+	pthread_rwlock_destroy(&lb->snapshot_lock);
 	free(lb);
 }
 
@@ -349,6 +357,8 @@ const struct mmsb_backend_ops mmsb_local_ops = {
 	.page_map = local_page_map,
 	.page_unmap = local_page_unmap,
 	.commit = local_commit,
+	.snapshot = local_snapshot,
+	.page_restore = local_page_restore,
 	.read = local_read,
 	.next_record_size = local_next_record_size,
 	.write = local_write,

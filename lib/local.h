@@ -5,25 +5,31 @@
  * (Documentation/local-backend.md).
  *
  * Files: local.c (the registry of buses, attach and detach, the ops
- * table), local_page.c (memfd pages and their mappings), local_commit.c
- * (capture state, commit, emitting records), local_submit.c (write(2)
- * semantics), local_ring.c (the ring and the readers' cursors),
- * local_capture*.c (how first stores are noticed), local_uffd.c
- * (userfaultfd calls shared by two of those).
+ * table), local_page.c (memfd pages, restore, and their mappings),
+ * local_commit.c (capture state, commit, emitting records),
+ * local_submit.c (write(2) semantics), local_snapshot.c (snapshots),
+ * local_ring.c (the ring and the readers' cursors), local_capture*.c (how
+ * first stores are noticed), local_uffd.c (userfaultfd calls shared by two
+ * of those).
  *
  * Locking order (outermost first):
  *
  *   registry lock (local.c)   names, every bus's @attached
  *   local_handle.write_lock   the handle's submission buffer
  *   local_handle.read_lock    the handle's stream reader (@bounce)
+ *   local_bus.snapshot_lock   shared by commit, submission and free,
+ *                             exclusive by a snapshot (local_snapshot.c);
+ *                             the fault path never takes it
  *   mappings lock (rwlock)    address -> mapping (local_capture.c); taken
  *                             for reading by the fault path
  *     local_bus.lock          pages, dirty state, twins, epochs, counters
  *       local_ring.lock       the ring, every reader's cursor, eventfds
  *
  * The library never stores into a mapping a handle gave out while it
- * holds a lock: such a store faults, and the fault path needs the
- * mappings lock and the bus lock.  So records are copied into the
+ * holds a lock the fault path needs: such a store faults, and the fault
+ * path needs the mappings lock and the bus lock.  (A snapshot stores into
+ * its buffer holding only snapshot_lock, which the fault path does not
+ * take.)  So records are copied into the
  * caller's buffer outside the ring lock, out fields are written after
  * unlocking, and the backend reads and writes page bytes through a
  * mapping of its own (local_page.data) that is never write-protected.
@@ -130,6 +136,16 @@ struct local_bus {
 	unsigned int mode;
 	unsigned int attached;		/* under the registry lock */
 
+	/*
+	 * Held shared by whatever changes a live page's bytes through the
+	 * backend's mapping, its epoch or its twin (commit, submission), or
+	 * frees it, and exclusive by a snapshot from its cut to the end of
+	 * its copy, during which every page's state at the cut must stay
+	 * readable (local_snapshot.c).  Stores go on: the fault path does
+	 * not take it.  Writers are preferred, or committing threads would
+	 * starve a snapshot; so no thread may take it shared twice.
+	 */
+	pthread_rwlock_t snapshot_lock;
 	pthread_mutex_t lock;
 	struct local_page **pages;	/* live pages, ascending ids */
 	size_t nr_pages;
@@ -220,6 +236,7 @@ void local_page_put(struct local_page *pg);
 void local_bus_free_pages(struct local_bus *bus);
 int local_page_alloc(struct mmsb_bus *bus, uint64_t size, uint64_t *page_id);
 int local_page_free(struct mmsb_bus *bus, uint64_t page_id);
+int local_page_restore(struct mmsb_bus *bus, struct mmsb_page_restore *r);
 int local_page_info(struct mmsb_bus *bus, struct mmsb_page_info *info);
 int local_page_list(struct mmsb_bus *bus, uint64_t after, uint64_t *ids,
 		    unsigned int capacity);
@@ -236,6 +253,8 @@ void local_mark_dirty(struct local_page *pg, uint32_t first, uint32_t n);
  */
 void local_collect_map(struct local_map *m);
 void local_collect(struct local_page *pg);
+size_t local_gather_dirty(struct local_page *const *pages, size_t nr,
+			  struct local_page **batch);
 int local_commit_batch(struct local_bus *bus, struct local_page **batch,
 		       size_t nr, uint64_t cause_seq);
 
@@ -253,11 +272,16 @@ struct local_emit {
 
 uint64_t local_emit(struct local_bus *bus, struct local_page *pg,
 		    const struct local_emit *e);
+uint64_t local_emit_page_event(struct local_bus *bus, struct local_page *pg,
+			       uint16_t type, uint16_t flags);
 uint64_t local_now_ns(void);
 int local_commit(struct mmsb_bus *bus, struct mmsb_commit *commit);
 
 /* local_submit.c */
 ssize_t local_write(struct mmsb_bus *bus, const void *buf, size_t len);
+
+/* local_snapshot.c */
+int local_snapshot(struct mmsb_bus *bus, struct mmsb_snapshot *snap);
 
 /* local_ring.c */
 int local_ring_init(struct local_ring *ring, uint64_t size);

@@ -306,6 +306,38 @@ uint64_t local_emit(struct local_bus *bus, struct local_page *pg,
 }
 
 /*
+ * Appends a PAGE_ALLOC or PAGE_FREE record of @pg, at its epoch now, to
+ * the ring, in the same hold of bus->lock that publishes or kills the
+ * page (kmod/commit.c, mmsb_emit_page_event()).  Not counted: the
+ * counters count deltas.  The caller wakes the readers.  Returns the
+ * sequence.
+ */
+uint64_t local_emit_page_event(struct local_bus *bus, struct local_page *pg,
+			       uint16_t type, uint16_t flags)
+{
+	struct local_ring *ring = &bus->ring;
+	struct mmsb_delta hdr = {
+		.size = sizeof(hdr),
+		.type = type,
+		.flags = flags,
+		.pid = getpid(),
+		.page_id = pg->id,
+		.epoch = pg->epoch,
+		.page_size = pg->size,
+		.timestamp_ns = local_now_ns(),
+	};
+	uint64_t pos;
+
+	pthread_mutex_lock(&ring->lock);
+	hdr.seq = ring->head_seq;
+	pos = local_ring_reserve(ring, sizeof(hdr));
+	local_ring_write(ring, pos, &hdr, sizeof(hdr));
+	local_ring_publish(ring, pos + sizeof(hdr));
+	pthread_mutex_unlock(&ring->lock);
+	return hdr.seq;
+}
+
+/*
  * Commits the @nr pages of @batch, in that order, under bus->lock, storing
  * each one's record sequence (or 0) in ->commit_seq; all its records
  * carry one timestamp.  The caller wakes the ring's readers.  Returns the
@@ -370,15 +402,19 @@ static int commit_check(const struct mmsb_commit *c)
 	return 0;
 }
 
-/* Every dirty page, ascending ids, as the module sorts COMMIT_ALL. */
-static size_t gather_all(struct local_bus *bus, struct local_page **batch)
+/*
+ * The dirty ones of the @nr distinct @pages, in their order, into @batch;
+ * returns how many.  Under bus->lock.
+ */
+size_t local_gather_dirty(struct local_page *const *pages, size_t nr,
+			  struct local_page **batch)
 {
 	size_t i, n = 0;
 
-	for (i = 0; i < bus->nr_pages; i++) {
-		local_collect(bus->pages[i]);
-		if (bus->pages[i]->nr_dirty)
-			batch[n++] = bus->pages[i];
+	for (i = 0; i < nr; i++) {
+		local_collect(pages[i]);
+		if (pages[i]->nr_dirty)
+			batch[n++] = pages[i];
 	}
 	return n;
 }
@@ -455,6 +491,8 @@ int local_commit(struct mmsb_bus *bus, struct mmsb_commit *c)
 		}
 	}
 
+	/* A snapshot's pre-images hold only while no commit runs. */
+	pthread_rwlock_rdlock(&lbus->snapshot_lock);
 	pthread_mutex_lock(&lbus->lock);
 	batch = malloc((all ? lbus->nr_pages : c->nr_ids) * sizeof(*batch) + 1);
 	if (!batch) {
@@ -462,8 +500,10 @@ int local_commit(struct mmsb_bus *bus, struct mmsb_commit *c)
 		goto out_unlock;
 	}
 	first_seq = lbus->ring.head_seq;
+	/* Every dirty page, ascending ids, as the module sorts COMMIT_ALL. */
 	if (all)
-		nr_batch = gather_all(lbus, batch);
+		nr_batch = local_gather_dirty(lbus->pages, lbus->nr_pages,
+					      batch);
 	else
 		ret = gather_ids(lbus, ids, c->nr_ids, pages, batch, &nr_batch);
 	if (!ret)
@@ -472,6 +512,7 @@ int local_commit(struct mmsb_bus *bus, struct mmsb_commit *c)
 		seqs[i] = pages[i]->commit_seq;
 out_unlock:
 	pthread_mutex_unlock(&lbus->lock);
+	pthread_rwlock_unlock(&lbus->snapshot_lock);
 	if (ret < 0)
 		goto out_free;
 	if (ret)

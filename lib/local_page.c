@@ -148,57 +148,43 @@ static int pages_insert(struct local_bus *bus, struct local_page *pg)
 		bus->pages = pages;
 		bus->pages_cap = cap;
 	}
-	/* Ids only grow: the new page goes last. */
+	/* Ids only grow, restored ones too: the new page goes last. */
 	bus->pages[bus->nr_pages++] = pg;
 	return 0;
 }
 
-int local_page_alloc(struct mmsb_bus *bus, uint64_t size, uint64_t *page_id)
+/*
+ * A new zero-filled page of @size bytes for @lbus, charged to the bus and
+ * to the process, not yet published: NULL with *@err -EFBIG, -ENOSPC,
+ * -EDQUOT or -ENOMEM, in the module's order (kmod/page.c, mmsb_page_new).
+ */
+static struct local_page *page_new(struct local_bus *lbus, uint64_t size,
+				   int *err)
 {
-	struct local_handle *h = local_handle(bus);
-	struct local_bus *lbus;
+	uint64_t bytes = (size + LOCAL_CHUNK - 1) & ~(uint64_t)(LOCAL_CHUNK - 1);
 	struct local_page *pg;
-	uint64_t bytes;
-	int ret;
 
-	if (!h)
-		return -ENOTCONN;
-	if (!local_writable(h))
-		return -EBADF;
-	lbus = h->lbus;
-	if (!size)
-		return -EINVAL;
-	if (size > LOCAL_MAX_PAGE_SIZE)
-		return -EFBIG;
-	bytes = (size + LOCAL_CHUNK - 1) & ~(uint64_t)(LOCAL_CHUNK - 1);
-
+	if (size > LOCAL_MAX_PAGE_SIZE) {
+		*err = -EFBIG;
+		return NULL;
+	}
 	pthread_mutex_lock(&lbus->lock);
 	if (lbus->bytes + bytes > LOCAL_MAX_BUS_BYTES) {
 		pthread_mutex_unlock(&lbus->lock);
-		return -ENOSPC;
+		*err = -ENOSPC;
+		return NULL;
 	}
 	lbus->bytes += bytes;
 	pthread_mutex_unlock(&lbus->lock);
 
-	ret = local_charge(bytes);
-	if (ret)
+	*err = local_charge(bytes);
+	if (*err)
 		goto out_uncharge_bus;
-	pg = page_create(lbus, size, &ret);
+	pg = page_create(lbus, size, err);
 	if (!pg)
 		goto out_uncharge_process;
 	pg->mmap_offset = local_next_offset();
-
-	pthread_mutex_lock(&lbus->lock);
-	pg->id = lbus->next_page_id;
-	ret = pages_insert(lbus, pg);
-	if (!ret)
-		lbus->next_page_id++;
-	else
-		local_page_put(pg);	/* uncharges the bus and the process */
-	pthread_mutex_unlock(&lbus->lock);
-	if (!ret)
-		*page_id = pg->id;
-	return ret;
+	return pg;
 
 out_uncharge_process:
 	local_uncharge(bytes);
@@ -206,6 +192,102 @@ out_uncharge_bus:
 	pthread_mutex_lock(&lbus->lock);
 	lbus->bytes -= bytes;
 	pthread_mutex_unlock(&lbus->lock);
+	return NULL;
+}
+
+/*
+ * Publishes @pg as page *@id of its bus (0: the next id, stored back) and
+ * emits its PAGE_ALLOC record with @flags, in one hold of bus->lock, so
+ * that a snapshot's cut has the page exactly when it has the record.  An
+ * id not above every id the bus has used gets -EEXIST.  The largest id is
+ * never used (restore refuses it), as in the module: a bus that reached
+ * it has run out of ids, -ENOSPC.  On failure the page is put, which
+ * uncharges it.  Either way the caller
+ * must not touch @pg again: once published, another thread may free it.
+ */
+static int page_publish(struct local_bus *lbus, struct local_page *pg,
+			uint64_t *id, uint16_t flags)
+{
+	int ret;
+
+	pthread_mutex_lock(&lbus->lock);
+	if (!*id)
+		*id = lbus->next_page_id;
+	ret = *id == UINT64_MAX ? -ENOSPC : -EEXIST;
+	if (*id >= lbus->next_page_id && *id != UINT64_MAX) {
+		pg->id = *id;
+		ret = pages_insert(lbus, pg);
+	}
+	if (!ret) {
+		lbus->next_page_id = *id + 1;
+		local_emit_page_event(lbus, pg, MMSB_REC_PAGE_ALLOC, flags);
+	} else {
+		local_page_put(pg);
+	}
+	pthread_mutex_unlock(&lbus->lock);
+	if (!ret)
+		local_ring_wake(&lbus->ring);
+	return ret;
+}
+
+int local_page_alloc(struct mmsb_bus *bus, uint64_t size, uint64_t *page_id)
+{
+	struct local_handle *h = local_handle(bus);
+	struct local_page *pg;
+	uint64_t id = 0;
+	int ret;
+
+	if (!h)
+		return -ENOTCONN;
+	if (!local_writable(h))
+		return -EBADF;
+	if (!size)
+		return -EINVAL;
+	pg = page_new(h->lbus, size, &ret);
+	if (!pg)
+		return ret;
+	ret = page_publish(h->lbus, pg, &id, 0);
+	/* After unlocking: @page_id may be in a page, whose store may fault. */
+	if (!ret)
+		*page_id = id;
+	return ret;
+}
+
+/*
+ * As the module's: only the bus's owner may restore, with no exception
+ * for root; the owner is the euid that created the bus, as the module's
+ * is the fsuid.  @data is read before the page is published, with no
+ * lock held: it may be a mapping of this bus.
+ */
+int local_page_restore(struct mmsb_bus *bus, struct mmsb_page_restore *r)
+{
+	struct local_handle *h = local_handle(bus);
+	uint64_t id = r->page_id, offset;
+	struct local_page *pg;
+	int ret;
+
+	if (!h)
+		return -ENOTCONN;
+	if (!local_writable(h))
+		return -EBADF;
+	if (!r->page_id || r->page_id == UINT64_MAX || !r->size || r->flags)
+		return -EINVAL;
+	if (geteuid() != h->lbus->uid)
+		return -EPERM;
+	pg = page_new(h->lbus, r->size, &ret);
+	if (!pg)
+		return ret;
+	pg->epoch = r->epoch;
+	if (r->data) {
+		memcpy(pg->data, (const void *)(uintptr_t)r->data, r->size);
+		/* A permanent twin is the page as of its last record: this. */
+		if (local_capture->permanent_twin)
+			memcpy(pg->twin, pg->data, r->size);
+	}
+	offset = pg->mmap_offset;
+	ret = page_publish(h->lbus, pg, &id, MMSB_DELTA_RESTORED);
+	if (!ret)
+		r->mmap_offset = offset;
 	return ret;
 }
 
@@ -250,6 +332,13 @@ static void page_kill(struct local_bus *bus, struct local_page *pg)
 	pg->map_count = 0;
 }
 
+/*
+ * The PAGE_FREE record goes out in the same hold of bus->lock that kills
+ * the page, so a snapshot's cut lacks the page exactly when it has the
+ * record.  Not while a snapshot copies: killing the page forgets which
+ * chunks were stored to since the cut, whose state at the cut is then
+ * only in the twin, and the last put unmaps the page's memory.
+ */
 int local_page_free(struct mmsb_bus *bus, uint64_t page_id)
 {
 	struct local_handle *h = local_handle(bus);
@@ -261,14 +350,20 @@ int local_page_free(struct mmsb_bus *bus, uint64_t page_id)
 	if (!local_writable(h))
 		return -EBADF;
 	lbus = h->lbus;
+	pthread_rwlock_rdlock(&lbus->snapshot_lock);
 	pthread_mutex_lock(&lbus->lock);
 	pg = local_page_find(lbus, page_id);
 	if (pg) {
 		page_kill(lbus, pg);
+		local_emit_page_event(lbus, pg, MMSB_REC_PAGE_FREE, 0);
 		local_page_put(pg);
 	}
 	pthread_mutex_unlock(&lbus->lock);
-	return pg ? 0 : -ENOENT;
+	pthread_rwlock_unlock(&lbus->snapshot_lock);
+	if (!pg)
+		return -ENOENT;
+	local_ring_wake(&lbus->ring);
+	return 0;
 }
 
 /* The bus is going: no handle is attached, so nothing maps its pages. */

@@ -125,6 +125,8 @@ ssize_t local_write(struct mmsb_bus *bus, const void *buf, size_t len)
 	 */
 	memcpy(copy, buf, len);
 	now = local_now_ns();
+	/* A snapshot's pre-images hold only while nothing is applied. */
+	pthread_rwlock_rdlock(&lbus->snapshot_lock);
 	pthread_mutex_lock(&lbus->lock);
 	while (done < len) {
 		ret = submit_one(lbus, (uint8_t *)copy + done, len - done, now);
@@ -133,6 +135,7 @@ ssize_t local_write(struct mmsb_bus *bus, const void *buf, size_t len)
 		done += ret;
 	}
 	pthread_mutex_unlock(&lbus->lock);
+	pthread_rwlock_unlock(&lbus->snapshot_lock);
 	local_ring_wake(&lbus->ring);
 out_unlock:
 	pthread_mutex_unlock(&h->write_lock);

@@ -11,20 +11,32 @@
  * because it learns the sequence of its own commit at once, and the epoch
  * only when it reads the record back.
  *
+ * Page lifecycle records have sequences of their own too.  A PAGE_ALLOC
+ * of a zero-filled page at epoch 0 changes nothing: no child can have run
+ * from a page that did not exist, so it leaves @seq alone.  A restored
+ * page holds bytes of its own: that is a change.  A PAGE_FREE is a change
+ * that leaves the node freed; the engine drops its handle's mapping of the
+ * page at once, since touching it would raise SIGBUS, and from then on no
+ * child with the page as data parent, and not the page itself, is
+ * recomputed.  Each fails with -ENOENT when it would run.
+ *
  * A wave:
  *  1. takes the batch's records.  One newer than its node's @seq changes
  *     the node, whose children go into a heap keyed by place in the order.
  *     One that is not newer is known already: the engine's own commits come
- *     back that way, a batch after the wave that made them.
+ *     back that way, a batch after the wave that made them.  A type this
+ *     code does not know is skipped by its size, and, since it may have
+ *     moved pages, the engine then checks every node's epoch as it does
+ *     after lost records.
  *  2. pops children, smallest place first.  A node is only pushed by a
  *     parent, which is placed before it, so when a child is popped every
  *     parent that changes in this wave has changed: the child runs once,
  *     after all of them.
  *  3. runs a child whose data parents are not all at the @seq it last ran
- *     from, commits it with the newest of those as cause, takes the
- *     commit's sequence as its @seq, and pushes its children if a record
- *     came out.  Then it tells the notify callback about its notify parents
- *     that changed.
+ *     from, unless it or one of them was freed, commits it with the newest
+ *     of those as cause, takes the commit's sequence as its @seq, and
+ *     pushes its children if a record came out.  Then it tells the notify
+ *     callback about its notify parents that changed.
  */
 #include <errno.h>
 #include <poll.h>
@@ -108,25 +120,41 @@ static void change(struct mmsb_graph *g, uint32_t n, uint64_t seq,
 }
 
 /*
- * Records @lost from @first on were overwritten before the engine read
- * them.  A page whose epoch moved since its last record changed in them,
- * and the last lost sequence stands for the cause.  (Or it changed in a
- * record still to come, which then recomputes its children once more, to
- * the same bytes.)
+ * Page @n is gone.  Touching the handle's mapping of it would raise
+ * SIGBUS, so the mapping goes at once.
  */
-static void resync(struct mmsb_graph *g, uint64_t first, uint64_t lost,
+static void drop(struct mmsb_graph *g, uint32_t n)
+{
+	g->nodes[n].freed = true;
+	mmsb_page_unmap(g->bus, g->nodes[n].page_id);
+}
+
+/*
+ * Records up to @last may have moved pages without the engine seeing how:
+ * some were overwritten before it read them, or were of a type it does not
+ * know.  A page whose epoch moved since its last record changed in them,
+ * and one that is gone was freed in them; @last stands for the cause.  (Or
+ * it changed in a record still to come, which then recomputes its children
+ * once more, to the same bytes.)
+ */
+static void resync(struct mmsb_graph *g, uint64_t last,
 		   struct mmsb_wave_result *res)
 {
-	uint64_t last = first + lost - 1;
 	struct mmsb_page_info pi;
 	struct graph_node *node;
 	uint32_t n;
+	int ret;
 
-	res->lost += lost;
 	for (n = 0; n < g->nr_slots; n++) {
 		node = &g->nodes[n];
-		if (!node->live || mmsb_page_info(g->bus, node->page_id, &pi) ||
-		    pi.epoch == node->epoch)
+		if (!node->live || node->freed)
+			continue;
+		ret = mmsb_page_info(g->bus, node->page_id, &pi);
+		if (ret == -ENOENT)
+			drop(g, n);
+		if (ret == -ENOENT && node->seq < last)
+			change(g, n, last, res);
+		if (ret || pi.epoch == node->epoch)
 			continue;
 		if (pi.epoch > node->epoch)
 			node->epoch = pi.epoch;
@@ -141,8 +169,17 @@ static void take_record(struct mmsb_graph *g, const struct mmsb_delta *rec,
 	struct graph_node *node;
 	uint32_t n;
 
-	if (rec->type == MMSB_REC_OVERRUN) {
-		resync(g, rec->seq, rec->lost, res);
+	switch (rec->type) {
+	case MMSB_REC_OVERRUN:
+		res->lost += rec->lost;
+		resync(g, rec->seq + rec->lost - 1, res);
+		return;
+	case MMSB_REC_DELTA:
+	case MMSB_REC_PAGE_ALLOC:
+	case MMSB_REC_PAGE_FREE:
+		break;
+	default:
+		resync(g, rec->seq, res);
 		return;
 	}
 	n = __mmsb_graph_find(g, rec->page_id);
@@ -151,6 +188,11 @@ static void take_record(struct mmsb_graph *g, const struct mmsb_delta *rec,
 	node = &g->nodes[n];
 	if (rec->epoch > node->epoch)
 		node->epoch = rec->epoch;
+	if (rec->type == MMSB_REC_PAGE_ALLOC &&
+	    !(rec->flags & MMSB_DELTA_RESTORED))
+		return;
+	if (rec->type == MMSB_REC_PAGE_FREE)
+		drop(g, n);
 	if (rec->seq <= node->seq)
 		res->known++;
 	else
@@ -334,6 +376,21 @@ static void tell(struct mmsb_graph *g, uint32_t c, struct mmsb_wave_result *res)
 	}
 }
 
+/* Whether recomputing @child would touch a freed page. */
+static bool reads_freed(const struct mmsb_graph *g,
+			const struct graph_node *child)
+{
+	uint32_t i;
+
+	if (child->freed)
+		return true;
+	for (i = 0; i < child->nr_in; i++)
+		if ((child->in[i].kinds & MMSB_EDGE_DATA) &&
+		    g->nodes[child->in[i].node].freed)
+			return true;
+	return false;
+}
+
 static void visit(struct mmsb_graph *g, uint32_t c,
 		  struct mmsb_wave_result *res)
 {
@@ -351,9 +408,36 @@ static void visit(struct mmsb_graph *g, uint32_t c,
 		    seq != child->in[i].ran_seq && seq > cause)
 			cause = seq;
 	}
-	if (cause && child->recompute != GRAPH_RECOMPUTE_NONE)
-		run(g, c, cause, res);
+	if (cause && child->recompute != GRAPH_RECOMPUTE_NONE) {
+		if (reads_freed(g, child))
+			note_error(res, child->page_id, cause, -ENOENT);
+		else
+			run(g, c, cause, res);
+	}
 	tell(g, c, res);
+}
+
+/*
+ * mmsb_record_next(), except that a record of a type this code does not
+ * know is returned unvalidated once its size is sound, for the caller to
+ * skip (delta-format.md, "Skipping").
+ */
+static int next_record(struct mmsb_record_iter *it,
+		       const struct mmsb_delta **rec)
+{
+	const struct mmsb_delta *d = (const struct mmsb_delta *)it->next;
+	size_t left = it->end - it->next;
+
+	if (left < sizeof(*d) || (uintptr_t)d % MMSB_DELTA_ALIGN ||
+	    d->type <= MMSB_REC_PAGE_FREE)
+		return mmsb_record_next(it, rec);
+	if (d->size < sizeof(*d) || d->size % MMSB_DELTA_ALIGN)
+		return -EINVAL;
+	if (d->size > left)
+		return -EMSGSIZE;
+	*rec = d;
+	it->next += d->size;
+	return 1;
 }
 
 /* Counts the records of a batch; the error of the first malformed one. */
@@ -364,7 +448,7 @@ static int count_records(const void *buf, size_t len, uint64_t *nr)
 	int ret;
 
 	mmsb_record_iter_init(&it, buf, len);
-	while ((ret = mmsb_record_next(&it, &rec)) > 0)
+	while ((ret = next_record(&it, &rec)) > 0)
 		(*nr)++;
 	return ret;
 }
@@ -405,7 +489,7 @@ int mmsb_graph_process(struct mmsb_graph *g, const void *buf, size_t len,
 	g->in_wave = true;
 	__mmsb_graph_new_mark(g);
 	mmsb_record_iter_init(&it, buf, len);
-	while (mmsb_record_next(&it, &rec) > 0)
+	while (next_record(&it, &rec) > 0)
 		take_record(g, rec, res);
 	while (g->nr_heap)
 		visit(g, heap_pop(g), res);

@@ -4,6 +4,7 @@
  * errno (or signal) and changes nothing: unknown and early ioctls, bad
  * attach arguments, bad sizes, flags, ids and offsets, wrong mmap modes,
  * resized argument structs, bad user pointers, and pages used after free.
+ * A refused PAGE_ALLOC, PAGE_FREE or COMMIT emits no record.
  */
 #include "mmsb_util.h"
 
@@ -20,6 +21,15 @@ static int new_bus_with_page(__u64 size, __u64 *id, __u64 *off)
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, mmsb_alloc(fd, size, id, off));
 	return fd;
+}
+
+/* The bus's newest sequence: what a refused request must leave as it is. */
+static __u64 last_seq(int fd)
+{
+	struct mmsb_bus_info bi;
+
+	ASSERT_EQ(0, mmsb_bus_info(fd, &bi));
+	return bi.last_seq;
 }
 
 /* mmap(2) of @len bytes at @off: 0 (and unmapped again) or -errno. */
@@ -40,7 +50,9 @@ TEST(unknown_ioctl_is_enotty)
 
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(-ENOTTY, mmsb_ioctl(fd, _IO(MMSB_IOC_MAGIC, 0x7f), NULL));
-	EXPECT_EQ(-ENOTTY, mmsb_ioctl(fd, _IOWR(MMSB_IOC_MAGIC, 0x14, __u64), &arg));
+	/* Just past the last page command (PAGE_RESTORE) and SNAPSHOT. */
+	EXPECT_EQ(-ENOTTY, mmsb_ioctl(fd, _IOWR(MMSB_IOC_MAGIC, 0x15, __u64), &arg));
+	EXPECT_EQ(-ENOTTY, mmsb_ioctl(fd, _IOWR(MMSB_IOC_MAGIC, 0x41, __u64), &arg));
 	EXPECT_EQ(-ENOTTY, mmsb_ioctl(fd, _IOR('T', 0x01, int), &arg));
 }
 
@@ -282,6 +294,7 @@ TEST(alloc_size_0_is_einval)
 
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(-EINVAL, mmsb_alloc(fd, 0, NULL, NULL));
+	EXPECT_EQ(0, last_seq(fd));
 }
 
 TEST(alloc_huge_size_is_efbig)
@@ -291,6 +304,7 @@ TEST(alloc_huge_size_is_efbig)
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(-EFBIG, mmsb_alloc(fd, ~0ULL, NULL, NULL));
 	EXPECT_EQ(-EFBIG, mmsb_alloc(fd, 1ULL << 62, NULL, NULL));
+	EXPECT_EQ(0, last_seq(fd));
 }
 
 TEST(alloc_nonzero_flags_is_einval)
@@ -303,6 +317,7 @@ TEST(alloc_nonzero_flags_is_einval)
 	pa.flags = 1ULL << 63;
 	EXPECT_EQ(-EINVAL, mmsb_ioctl(fd, MMSB_IOC_PAGE_ALLOC, &pa));
 	EXPECT_EQ(0, mmsb_page_list(fd, 0, NULL, 0, NULL));
+	EXPECT_EQ(0, last_seq(fd));
 }
 
 TEST(free_nonzero_flags_is_einval_and_keeps_page)
@@ -313,6 +328,7 @@ TEST(free_nonzero_flags_is_einval_and_keeps_page)
 
 	EXPECT_EQ(-EINVAL, mmsb_ioctl(fd, MMSB_IOC_PAGE_FREE, &pf));
 	EXPECT_EQ(0, mmsb_page_info(fd, pf.page_id, &pi));
+	EXPECT_EQ(1, last_seq(fd));	/* the PAGE_ALLOC alone */
 }
 
 TEST(free_unknown_id_is_enoent)
@@ -323,6 +339,10 @@ TEST(free_unknown_id_is_enoent)
 	EXPECT_EQ(-ENOENT, mmsb_free(fd, 0));
 	EXPECT_EQ(-ENOENT, mmsb_free(fd, id + 1));
 	EXPECT_EQ(-ENOENT, mmsb_free(fd, ~0ULL));
+	EXPECT_EQ(1, last_seq(fd));	/* the PAGE_ALLOC alone */
+	ASSERT_EQ(0, mmsb_free(fd, id));
+	EXPECT_EQ(-ENOENT, mmsb_free(fd, id));
+	EXPECT_EQ(2, last_seq(fd));	/* one PAGE_FREE */
 }
 
 TEST(read_only_file_cannot_alloc_free_or_commit)
@@ -342,6 +362,7 @@ TEST(read_only_file_cannot_alloc_free_or_commit)
 	EXPECT_EQ(-EBADF, mmsb_commit_all(ro, NULL));
 	EXPECT_EQ(-EBADF, mmsb_commit(ro, &id, 1, NULL, NULL));
 	EXPECT_EQ(0, mmsb_page_info(rw, id, &pi));
+	EXPECT_EQ(1, last_seq(rw));	/* the PAGE_ALLOC alone */
 }
 
 TEST(mmap_offset_0_is_einval)
@@ -655,7 +676,8 @@ TEST(commit_of_unknown_id_is_enoent_and_commits_nothing)
 	EXPECT_EQ(0, pi.epoch);
 	EXPECT_EQ(0, pi.commits);
 	ASSERT_EQ(0, mmsb_bus_info(fd, &bi));
-	EXPECT_EQ(0, bi.last_seq);
+	EXPECT_EQ(1, bi.last_seq);	/* the PAGE_ALLOC alone */
+	EXPECT_EQ(0, bi.records);
 }
 
 TEST_HARNESS_MAIN

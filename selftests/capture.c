@@ -9,17 +9,8 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
-#include <time.h>
 
 #include "capture_util.h"
-
-static __u64 realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 TEST(one_byte_store_takes_one_fault_and_commits_one_byte)
 {
@@ -46,7 +37,8 @@ TEST(one_byte_store_takes_one_fault_and_commits_one_byte)
 	rec_check_runs(d, &want, 1);
 	EXPECT_EQ(1, d->payload_len);
 	EXPECT_EQ(0x5a, mmsb_delta_payload(d)[0]);
-	EXPECT_EQ(1, d->seq);
+	/* The page's PAGE_ALLOC record took seq 1. */
+	EXPECT_EQ(2, d->seq);
 	EXPECT_EQ(1, d->epoch);
 	EXPECT_EQ(0, d->base_epoch);
 	EXPECT_EQ(getpid(), d->pid);
@@ -226,7 +218,7 @@ TEST(commit_of_a_clean_page_emits_nothing)
 	EXPECT_EQ(0, seq);
 	EXPECT_EQ(0, page_info(&b, pg.id).epoch);
 	ASSERT_EQ(0, mmsb_bus_info(b.fd, &bi));
-	EXPECT_EQ(0, bi.last_seq);
+	EXPECT_EQ(1, bi.last_seq);	/* the page's PAGE_ALLOC */
 	rec_expect_none(&b.rs);
 }
 
@@ -334,7 +326,8 @@ TEST(epoch_counts_the_deltas_of_each_page)
 		d = commit_one(&b, &a);
 		EXPECT_EQ(i, d->epoch);
 		EXPECT_EQ(i - 1, d->base_epoch);
-		EXPECT_EQ(i, d->seq);
+		/* After the two pages' PAGE_ALLOC records, seqs 1 and 2. */
+		EXPECT_EQ(i + 2, d->seq);
 		/* Neither a clean commit nor an unchanged store counts. */
 		commit_none(&b, &a);
 		poke(a.p, 0, i);
@@ -346,7 +339,7 @@ TEST(epoch_counts_the_deltas_of_each_page)
 	d = commit_one(&b, &other);
 	EXPECT_EQ(1, d->epoch);
 	EXPECT_EQ(0, d->base_epoch);
-	EXPECT_EQ(6, d->seq);
+	EXPECT_EQ(8, d->seq);
 }
 
 TEST(stores_of_a_forked_child_are_committed_by_the_parent)
@@ -390,9 +383,8 @@ TEST(second_mapping_of_a_page_adds_no_duplicate_runs)
 	__u64 off;
 
 	bus_new(&b);
-	pg.size = 8 * KiB;
-	pg.p = mmsb_alloc_map(b.fd, pg.size, &pg.id, &off);
-	ASSERT_NE(MAP_FAILED, pg.p);
+	page_new(&b, &pg, 8 * KiB);
+	off = page_info(&b, pg.id).mmap_offset;
 	second = mmsb_map(b.fd, off, pg.size);
 	ASSERT_NE(MAP_FAILED, second);
 	poke(pg.p, 10, 1);
@@ -422,9 +414,9 @@ TEST(stores_through_the_other_mapping_after_munmap_are_captured)
 	__u64 off;
 
 	bus_new(&b);
-	pg.size = 8 * KiB;
-	first = mmsb_alloc_map(b.fd, pg.size, &pg.id, &off);
-	ASSERT_NE(MAP_FAILED, first);
+	page_new(&b, &pg, 8 * KiB);
+	first = pg.p;
+	off = page_info(&b, pg.id).mmap_offset;
 	pg.p = mmsb_map(b.fd, off, pg.size);
 	ASSERT_NE(MAP_FAILED, pg.p);
 	poke(first, 10, 1);
@@ -472,11 +464,35 @@ TEST(stores_of_a_sigkilled_process_are_committed_by_a_survivor)
 	EXPECT_EQ(getpid(), d->pid);
 }
 
-/* PAGE_FREE discards the stores no commit has taken yet: no record. */
+TEST(first_record_of_a_new_bus_is_the_page_alloc_of_its_first_page)
+{
+	struct mmsb_bus_info bi;
+	struct page pg;
+	struct bus b;
+
+	bus_new(&b);
+	ASSERT_EQ(0, mmsb_bus_info(b.fd, &bi));
+	EXPECT_EQ(0, bi.last_seq);
+	rec_expect_none(&b.rs);
+	page_new(&b, &pg, 100);	/* reads and checks its PAGE_ALLOC */
+	ASSERT_EQ(0, mmsb_bus_info(b.fd, &bi));
+	EXPECT_EQ(1, bi.last_seq);
+	/* Lifecycle records are not counted as delta records. */
+	EXPECT_EQ(0, bi.records);
+	EXPECT_EQ(0, bi.record_bytes);
+	EXPECT_EQ(0, page_info(&b, pg.id).records);
+	rec_expect_none(&b.rs);
+}
+
+/*
+ * PAGE_FREE discards the stores no commit has taken yet: no delta, and a
+ * PAGE_FREE record at the epoch of the page's last delta.
+ */
 TEST(freeing_a_page_discards_its_uncommitted_stores)
 {
 	static __u8 zero[4 * KiB];
 	const struct mmsb_delta *d;
+	struct mmsb_bus_info bi;
 	struct mmsb_commit c;
 	struct page gone, kept;
 	struct bus b;
@@ -485,9 +501,13 @@ TEST(freeing_a_page_discards_its_uncommitted_stores)
 	page_new(&b, &gone, 4 * KiB);
 	page_new(&b, &kept, 4 * KiB);
 	poke(gone.p, 0, 1);
+	commit_one(&b, &gone);
+	poke(gone.p, 0, 2);
 	poke(kept.p, 0, 2);
-	ASSERT_EQ(0, mmsb_free(b.fd, gone.id));
+	page_free(&b, &gone);		/* its record says epoch 1 */
 	ASSERT_EQ(0, munmap(gone.p, 4 * KiB));
+	ASSERT_EQ(0, mmsb_bus_info(b.fd, &bi));
+	EXPECT_EQ(1, bi.records);	/* the delta; PAGE_FREE is not one */
 
 	ASSERT_EQ(0, mmsb_commit_all(b.fd, &c));
 	EXPECT_EQ(1, c.nr_records);

@@ -8,6 +8,8 @@
 #ifndef MMSB_SELFTEST_CAPTURE_UTIL_H
 #define MMSB_SELFTEST_CAPTURE_UTIL_H
 
+#include <time.h>
+
 #include "mmsb_util.h"
 #include "poll_util.h"
 #include "mmsb_delta.h"
@@ -65,6 +67,31 @@ static inline const struct mmsb_delta *rec_next(struct rec_stream *rs)
 		       rs->pos, rs->len);
 	rs->pos += size;
 	return d;
+}
+
+/*
+ * Asserts that @d is the lifecycle record of @type (MMSB_REC_PAGE_ALLOC
+ * or MMSB_REC_PAGE_FREE) of page @id, @size bytes at @epoch, made by
+ * process @pid: a bare 72-byte header, flags 0 (a restored page's
+ * MMSB_DELTA_RESTORED aside), no cause (delta-format.md, "PAGE_ALLOC and
+ * PAGE_FREE records").
+ */
+static inline void rec_check_page_event(const struct mmsb_delta *d,
+					__u16 type, __u64 id, __u64 size,
+					__u64 epoch, pid_t pid)
+{
+	ASSERT_EQ(type, d->type) TH_LOG("seq %llu",
+					(unsigned long long)d->seq);
+	EXPECT_EQ(sizeof(*d), d->size);
+	EXPECT_EQ(0, d->flags);
+	EXPECT_EQ(0, d->nr_runs);
+	EXPECT_EQ(0, d->payload_len);
+	EXPECT_EQ(id, d->page_id);
+	EXPECT_EQ(size, d->page_size);
+	EXPECT_EQ(epoch, d->epoch);
+	EXPECT_EQ(pid, d->pid);
+	EXPECT_EQ(0, d->cause_seq);
+	EXPECT_NE(0, d->timestamp_ns);
 }
 
 /* Asserts that no record is buffered or readable now. */
@@ -234,11 +261,38 @@ static inline void bus_new(struct bus *b)
 	bus_new_ring(b, 0);
 }
 
+static inline __u64 realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/*
+ * Allocates and maps a page of @size bytes, and reads its PAGE_ALLOC
+ * record, which must be the next on @b's stream and the newest of the
+ * bus: so call it with every earlier record read, and nothing else
+ * emitting.
+ */
 static inline void page_new(struct bus *b, struct page *pg, __u64 size)
 {
+	const struct mmsb_delta *d;
+	struct mmsb_bus_info bi;
+	__u64 before, after;
+
 	pg->size = size;
+	before = realtime_ns();
 	pg->p = mmsb_alloc_map(b->fd, size, &pg->id, NULL);
+	after = realtime_ns();
 	ASSERT_NE(MAP_FAILED, pg->p) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, mmsb_bus_info(b->fd, &bi));
+	d = rec_next(&b->rs);
+	rec_check_page_event(d, MMSB_REC_PAGE_ALLOC, pg->id, size, 0,
+			     getpid());
+	EXPECT_EQ(bi.last_seq, d->seq);
+	EXPECT_LE(before, d->timestamp_ns);
+	EXPECT_GE(after, d->timestamp_ns);
 }
 
 /* A store the compiler may neither drop nor merge with the next. */
@@ -253,6 +307,25 @@ static inline struct mmsb_page_info page_info(struct bus *b, __u64 id)
 
 	ASSERT_EQ(0, mmsb_page_info(b->fd, id, &pi));
 	return pi;
+}
+
+/*
+ * Frees @pg and reads its PAGE_FREE record, which must be the next on
+ * @b's stream and the newest of the bus, at the epoch of the page's last
+ * delta: stores not committed are discarded.  Leaves the mapping.
+ */
+static inline void page_free(struct bus *b, struct page *pg)
+{
+	__u64 epoch = page_info(b, pg->id).epoch;
+	const struct mmsb_delta *d;
+	struct mmsb_bus_info bi;
+
+	ASSERT_EQ(0, mmsb_free(b->fd, pg->id));
+	ASSERT_EQ(0, mmsb_bus_info(b->fd, &bi));
+	d = rec_next(&b->rs);
+	rec_check_page_event(d, MMSB_REC_PAGE_FREE, pg->id, pg->size, epoch,
+			     getpid());
+	EXPECT_EQ(bi.last_seq, d->seq);
 }
 
 /* Commits @pg alone, asserting it emits exactly one record, and reads it. */

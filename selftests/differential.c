@@ -6,8 +6,10 @@
  * (several per write), frees, unmaps and remaps goes to a device bus and a
  * local bus in lockstep.  Every call must return the same on both, and a
  * reader of each bus (a small ring, so it overruns) must get the same
- * record stream byte for byte, timestamps and pids aside; page and bus
- * counters must agree after every step.  Once per capture mechanism of
+ * record stream byte for byte, timestamps and pids aside, and its
+ * PAGE_ALLOC and PAGE_FREE records must be exactly those of the script's
+ * allocations and frees, at the seqs they took; page and bus counters
+ * must agree after every step.  Once per capture mechanism of
  * the local backend (a mechanism this kernel lacks skips).
  */
 #define _GNU_SOURCE
@@ -37,10 +39,21 @@ struct slot {
 	bool live;
 };
 
+/* An allocation or free of the script, and the seq its record took. */
+struct event {
+	uint64_t seq;
+	uint16_t type;			/* MMSB_REC_PAGE_ALLOC or _FREE */
+	uint64_t id;
+	uint64_t size;
+	uint64_t epoch;
+};
+
 struct script {
 	struct side dev, loc;
 	struct slot page[DIFF_PAGES];
 	unsigned int nr_pages;
+	struct event ev[DIFF_STEPS];	/* in seq order, one a step at most */
+	unsigned int nr_ev;
 	uint64_t rng;
 	unsigned int step;
 	uint64_t rec[(64 * KiB) / 8];	/* records being built */
@@ -92,6 +105,53 @@ static void scrub(uint64_t *buf, ssize_t n)
 	}
 }
 
+/* The event whose record has @seq, or NULL if a delta has it. */
+static const struct event *event_at(struct script *s, uint64_t seq)
+{
+	unsigned int lo = 0, hi = s->nr_ev;
+
+	while (lo < hi) {
+		unsigned int mid = lo + (hi - lo) / 2;
+
+		if (s->ev[mid].seq == seq)
+			return &s->ev[mid];
+		if (s->ev[mid].seq < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/*
+ * Asserts that the records @side's reader got, @n bytes at @buf, have a
+ * PAGE_ALLOC or PAGE_FREE record exactly at the seqs of the script's
+ * events, each of the event's page, size and epoch, from this process.
+ */
+static void check_lifecycle(struct script *s, struct side *side,
+			    uint64_t *buf, ssize_t n)
+{
+	struct mmsb_record_iter it;
+	const struct mmsb_delta *d;
+
+	mmsb_record_iter_init(&it, buf, n);
+	while (mmsb_record_next(&it, &d) > 0) {
+		const struct event *e;
+
+		if (d->type == MMSB_REC_OVERRUN)
+			continue;
+		e = event_at(s, d->seq);
+		if (!e) {
+			EXPECT_EQ(MMSB_REC_DELTA, d->type)
+				TH_LOG("step %u: %s: seq %llu is no allocation "
+				       "or free of the script", s->step,
+				       side->name, (unsigned long long)d->seq);
+			continue;
+		}
+		lib_expect_lifecycle(d, e->type, 0, e->id, e->size, e->epoch);
+	}
+}
+
 static void compare_stream(struct script *s, size_t len)
 {
 	ssize_t a, b;
@@ -105,6 +165,8 @@ static void compare_stream(struct script *s, size_t len)
 		SAME(s, "read", a, b);
 		if (a <= 0 || a != b)
 			return;
+		check_lifecycle(s, &s->dev, s->dev.buf, a);
+		check_lifecycle(s, &s->loc, s->loc.buf, b);
 		scrub(s->dev.buf, a);
 		scrub(s->loc.buf, b);
 		EXPECT_EQ(0, memcmp(s->dev.buf, s->loc.buf, a))
@@ -150,6 +212,26 @@ static void compare_counters(struct script *s)
 	SAME(s, "attached", ba.attached, bb.attached);
 }
 
+/* Notes that @pg's record of @type at @epoch took the buses' newest seq. */
+static void log_event(struct script *s, uint16_t type, const struct slot *pg,
+		      uint64_t epoch)
+{
+	struct mmsb_bus_info ba, bb;
+
+	ASSERT_EQ(0, mmsb_bus_info(s->dev.bus, &ba));
+	ASSERT_EQ(0, mmsb_bus_info(s->loc.bus, &bb));
+	SAME(s, "last_seq", ba.last_seq, bb.last_seq);
+	ASSERT_GT(DIFF_STEPS, s->nr_ev);
+	ASSERT_TRUE(!s->nr_ev || s->ev[s->nr_ev - 1].seq < ba.last_seq);
+	s->ev[s->nr_ev++] = (struct event){
+		.seq = ba.last_seq,
+		.type = type,
+		.id = pg->id,
+		.size = pg->size,
+		.epoch = epoch,
+	};
+}
+
 /* A live page, or -1 if none. */
 static int pick_live(struct script *s)
 {
@@ -192,6 +274,7 @@ static void op_alloc(struct script *s)
 	pg->size = size;
 	pg->len = (size + 4095) & ~4095ULL;
 	pg->live = true;
+	log_event(s, MMSB_REC_PAGE_ALLOC, pg, 0);
 	ASSERT_EQ(0, mmsb_page_map(s->dev.bus, a, (void **)&s->dev.map[i],
 				   NULL));
 	ASSERT_EQ(0, mmsb_page_map(s->loc.bus, b, (void **)&s->loc.map[i],
@@ -324,12 +407,16 @@ static void op_submit(struct script *s)
 
 static void op_free(struct script *s)
 {
+	struct mmsb_page_info pi;
 	int i = pick_live(s);
 
 	if (i < 0 || rnd(s, 3))
 		return;
-	SAME(s, "page_free", mmsb_page_free(s->dev.bus, s->page[i].id),
-	     mmsb_page_free(s->loc.bus, s->page[i].id));
+	/* Its stores not committed are discarded: the epoch stays. */
+	ASSERT_EQ(0, mmsb_page_info(s->dev.bus, s->page[i].id, &pi));
+	ASSERT_EQ(0, mmsb_page_free(s->dev.bus, s->page[i].id));
+	ASSERT_EQ(0, mmsb_page_free(s->loc.bus, s->page[i].id));
+	log_event(s, MMSB_REC_PAGE_FREE, &s->page[i], pi.epoch);
 	s->page[i].live = false;
 	s->dev.map[i] = NULL;
 	s->loc.map[i] = NULL;

@@ -22,11 +22,15 @@ TEST(store_commit_read_and_iterate)
 	__u8 *p;
 
 	p = lib_new_page(bus, 8 * KiB, &id);
+	ASSERT_EQ(sizeof(*d), mmsb_read(bus, buf, sizeof(buf)));
+	lib_expect_lifecycle((const void *)buf, MMSB_REC_PAGE_ALLOC, 0, id,
+			     8 * KiB, 0);
 	lib_poke(p, 10, 0xaa);
 	lib_poke(p, 11, 0xbb);
 	lib_poke(p, 5000, 0xcc);
 	ASSERT_EQ(1, mmsb_commit(bus, id, &seq));
-	EXPECT_EQ(1, seq);
+	/* The page's PAGE_ALLOC record took sequence 1. */
+	EXPECT_EQ(2, seq);
 
 	n = mmsb_read(bus, buf, sizeof(buf));
 	ASSERT_EQ(mmsb_delta_record_size(2, 3), n);
@@ -75,14 +79,17 @@ TEST(commit_many_fills_seqs_and_carries_cause_seq)
 
 	ASSERT_NE(NULL, ls);
 	lib_stream_init(ls, bus);
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 3; i++) {
 		p[i] = lib_new_page(bus, 4 * KiB, &ids[i]);
+		lib_next_alloc(ls, ids[i], 4 * KiB);
+	}
 	lib_poke(p[0], 1, 1);
 	lib_poke(p[2], 2, 2);
 	ASSERT_EQ(2, mmsb_commit_many(bus, ids, 3, seqs, 77));
-	EXPECT_EQ(1, seqs[0]);
+	/* Sequences 1 to 3 are the pages' PAGE_ALLOC records. */
+	EXPECT_EQ(4, seqs[0]);
 	EXPECT_EQ(0, seqs[1]);
-	EXPECT_EQ(2, seqs[2]);
+	EXPECT_EQ(5, seqs[2]);
 	for (i = 0; i < 2; i++) {
 		d = lib_next(ls);
 		EXPECT_EQ(seqs[2 * i], d->seq);
@@ -113,8 +120,10 @@ TEST(commit_all_returns_the_count_and_first_seq)
 
 	ASSERT_NE(NULL, ls);
 	lib_stream_init(ls, bus);
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 4; i++) {
 		p[i] = lib_new_page(bus, 4 * KiB, &id[i]);
+		lib_next_alloc(ls, id[i], 4 * KiB);
+	}
 	EXPECT_EQ(0, mmsb_commit_all(bus, 0, &first));
 	EXPECT_EQ(0, first);
 
@@ -123,9 +132,10 @@ TEST(commit_all_returns_the_count_and_first_seq)
 	lib_poke(p[3], 0, 1);
 	lib_poke(p[1], 0, 1);
 	ASSERT_EQ(2, mmsb_commit_all(bus, 5, &first));
-	EXPECT_EQ(2, first);
+	/* After 4 PAGE_ALLOC records and the commit of page 0. */
+	EXPECT_EQ(6, first);
 	d = lib_next(ls);
-	EXPECT_EQ(1, d->seq);
+	EXPECT_EQ(5, d->seq);
 	for (i = 0; i < 2; i++) {
 		d = lib_next(ls);
 		EXPECT_EQ(first + i, d->seq);
@@ -146,6 +156,9 @@ TEST(next_record_size_tells_how_big_a_buffer_read_needs)
 	int i;
 
 	p = lib_new_page(bus, 4 * KiB, &id);
+	/* A PAGE_ALLOC record is a bare header. */
+	EXPECT_EQ(sizeof(struct mmsb_delta), mmsb_next_record_size(bus));
+	EXPECT_EQ(sizeof(struct mmsb_delta), mmsb_read(bus, buf, sizeof(buf)));
 	EXPECT_EQ(0, mmsb_next_record_size(bus));
 	for (i = 0; i < 100; i++)
 		lib_poke(p, 200 + i, 1);
@@ -183,6 +196,7 @@ TEST(read_blocks_until_a_commit)
 
 	lc.bus = lib_new_bus(NULL);
 	lc.p = lib_new_page(lc.bus, 4 * KiB, &lc.id);
+	ASSERT_EQ(sizeof(*d), mmsb_read(lc.bus, buf, sizeof(buf)));
 	ASSERT_EQ(0, pthread_create(&t, NULL, commit_later, &lc));
 	EXPECT_EQ(mmsb_delta_record_size(1, 1),
 		  mmsb_read(lc.bus, buf, sizeof(buf)));

@@ -107,6 +107,43 @@ static inline const struct mmsb_delta *lib_next(struct lib_stream *ls)
 	return d;
 }
 
+/*
+ * Asserts that @d is a page lifecycle record this process made for page @id
+ * of @size bytes at @epoch: @type MMSB_REC_PAGE_ALLOC or MMSB_REC_PAGE_FREE,
+ * with @flags (MMSB_DELTA_RESTORED for a restored page's PAGE_ALLOC, else
+ * 0); such a record is a bare 72-byte header that nothing caused.
+ */
+static inline void lib_expect_lifecycle(const struct mmsb_delta *d,
+					__u16 type, __u16 flags, uint64_t id,
+					uint64_t size, uint64_t epoch)
+{
+	ASSERT_EQ(type, d->type) TH_LOG("seq %llu", (unsigned long long)d->seq);
+	EXPECT_EQ(sizeof(*d), d->size);
+	EXPECT_EQ(flags, d->flags);
+	EXPECT_EQ(0, d->nr_runs);
+	EXPECT_EQ(getpid(), d->pid);
+	EXPECT_EQ(id, d->page_id);
+	EXPECT_EQ(epoch, d->epoch);
+	EXPECT_EQ(size, d->page_size);
+	EXPECT_EQ(0, d->cause_seq);
+	EXPECT_EQ(0, d->payload_len);
+}
+
+/*
+ * The next record, which must be the PAGE_ALLOC of page @id, @size bytes,
+ * that this process allocated (zero-filled, epoch 0); valid until the next
+ * call.
+ */
+static inline const struct mmsb_delta *lib_next_alloc(struct lib_stream *ls,
+						      uint64_t id,
+						      uint64_t size)
+{
+	const struct mmsb_delta *d = lib_next(ls);
+
+	lib_expect_lifecycle(d, MMSB_REC_PAGE_ALLOC, 0, id, size, 0);
+	return d;
+}
+
 /* Asserts that no record is buffered or readable now. */
 static inline void lib_expect_none(struct lib_stream *ls)
 {

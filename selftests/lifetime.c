@@ -160,9 +160,13 @@ TEST(bytes_held_returns_to_start_after_bus_destroyed)
 	EXPECT_EQ(before, bytes_held());
 }
 
-/* A freed page's memory goes when its last mapping goes, not before. */
-TEST(freed_page_memory_released_at_last_unmap)
+/*
+ * A freed page's memory goes when its last mapping goes, not before; its
+ * PAGE_FREE record has the epoch of its last delta, none here.
+ */
+TEST(freed_page_memory_released_at_last_unmap_and_freed_at_epoch_0)
 {
+	struct mmsb_delta d;
 	__u64 with_page, id;
 	unsigned char *p;
 	int fd;
@@ -176,6 +180,13 @@ TEST(freed_page_memory_released_at_last_unmap)
 	ASSERT_EQ(0, mmsb_free(fd, id));
 	ASSERT_EQ(0, munmap(p, 1 * MiB));
 	EXPECT_GE(with_page - 1 * MiB, bytes_held());
+
+	/* The stores were never committed: freed at epoch 0. */
+	ASSERT_EQ(0, mmsb_read_header(fd, &d));
+	EXPECT_TRUE(mmsb_is_page_event(&d, MMSB_REC_PAGE_ALLOC, 1, id, MiB, 0));
+	ASSERT_EQ(0, mmsb_read_header(fd, &d));
+	EXPECT_TRUE(mmsb_is_page_event(&d, MMSB_REC_PAGE_FREE, 2, id, MiB, 0));
+	EXPECT_EQ(-EAGAIN, mmsb_read_header(fd, &d));
 }
 
 /*

@@ -95,8 +95,9 @@ TEST(max_bus_bytes_counts_whole_4_kib_pages)
 	EXPECT_EQ(-ENOSPC, mmsb_alloc(fd, 1, NULL, NULL));
 }
 
-TEST(free_gives_bus_room_back)
+TEST(free_gives_bus_room_back_and_a_refused_alloc_emits_nothing)
 {
+	struct mmsb_bus_info before, after;
 	__u64 id;
 	int fd;
 
@@ -106,7 +107,11 @@ TEST(free_gives_bus_room_back)
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, mmsb_alloc(fd, 32 * KiB, &id, NULL));
 	fill(fd, 4 * KiB, 32 * KiB);
+	ASSERT_EQ(0, mmsb_bus_info(fd, &before));
 	ASSERT_EQ(-ENOSPC, mmsb_alloc(fd, 32 * KiB, NULL, NULL));
+	/* A refused allocation emits no PAGE_ALLOC record. */
+	ASSERT_EQ(0, mmsb_bus_info(fd, &after));
+	EXPECT_EQ(before.last_seq, after.last_seq);
 	ASSERT_EQ(0, mmsb_free(fd, id));
 	EXPECT_EQ(0, mmsb_alloc(fd, 32 * KiB, NULL, NULL));
 }

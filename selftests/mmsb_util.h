@@ -240,6 +240,43 @@ static inline int mmsb_stream_info(int fd, struct mmsb_stream_info *si)
 	return mmsb_ioctl(fd, MMSB_IOC_STREAM_INFO, si);
 }
 
+/*
+ * Reads the next record of @fd's stream into @d if it is a bare 72-byte
+ * header (PAGE_ALLOC, PAGE_FREE or OVERRUN), without waiting: 0,
+ * -EAGAIN if there is none, -EMSGSIZE if the next one is a larger record.
+ */
+static inline int mmsb_read_header(int fd, struct mmsb_delta *d)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	ssize_t n;
+
+	memset(d, 0, sizeof(*d));
+	if (poll(&pfd, 1, 0) < 0)
+		return -errno;
+	if (!(pfd.revents & POLLIN))
+		return -EAGAIN;
+	n = read(fd, d, sizeof(*d));
+	if (n < 0)
+		return -errno;
+	return n == sizeof(*d) ? 0 : -EIO;
+}
+
+/*
+ * Whether @d is the PAGE_ALLOC (@type) or PAGE_FREE record of page @id of
+ * @size bytes at @epoch, with sequence @seq, made by this process, with
+ * the fields delta-format.md gives such a record.
+ */
+static inline bool mmsb_is_page_event(const struct mmsb_delta *d, __u16 type,
+				      __u64 seq, __u64 id, __u64 size,
+				      __u64 epoch)
+{
+	return d->size == sizeof(*d) && d->type == type && !d->flags &&
+	       !d->nr_runs && d->pid == (__u32)getpid() && d->seq == seq &&
+	       d->page_id == id && d->epoch == epoch &&
+	       d->page_size == size && d->timestamp_ns && !d->cause_seq &&
+	       !d->payload_len;
+}
+
 /* Maps @len bytes at @off shared and read-write; MAP_FAILED with errno. */
 static inline void *mmsb_map(int fd, __u64 off, size_t len)
 {

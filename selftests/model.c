@@ -5,7 +5,9 @@
  * while a committer process commits them at random moments; the reader
  * (the test process) applies every record to shadow copies of the pages
  * and, at a quiescent point after every round, compares the shadows with
- * the pages byte for byte.
+ * the pages byte for byte.  The committer also keeps a scratch page of
+ * random size that it allocates, stores into and frees at random, so the
+ * reader models the pages' PAGE_ALLOC and PAGE_FREE records as well.
  *
  * One round:
  *   committer -> writers	"go"
@@ -13,6 +15,8 @@
  *   the committer waits a random while and commits (COMMIT_ALL), racing
  *   with the stores
  *   writers -> committer	"done": they now wait for the next "go"
+ *   the committer may allocate the scratch page, store into it, or store
+ *   into it and free it (those stores are discarded)
  *   the committer commits again, so every store of the round is committed
  *   committer -> reader	the bus's last_seq
  *   the reader reads the stream up to last_seq, checks and applies each
@@ -39,6 +43,7 @@
 #define MAX_STORES		4	/* per writer and round */
 #define MAX_STORE_LEN		8	/* bytes, one memset */
 #define MAX_COMMIT_DELAY	20000	/* loop iterations */
+#define SCRATCH			NR_PAGES /* the scratch page's slot */
 
 #define MODEL_ROUNDS		10000
 
@@ -55,9 +60,12 @@ enum { PIPE_GO, PIPE_DONE = PIPE_GO + NR_WRITERS,
 
 struct model {
 	struct bus b;
-	struct page pg[NR_PAGES];
-	__u8 *shadow[NR_PAGES];
-	__u64 epoch[NR_PAGES];	/* of the shadows */
+	/* The reader's idea of the pages: pg[SCRATCH] while scratch_live. */
+	struct page pg[NR_PAGES + 1];
+	__u8 *shadow[NR_PAGES + 1];
+	__u64 epoch[NR_PAGES + 1];	/* of the shadows */
+	bool scratch_live;
+	__u64 last_id;		/* the highest page id the bus has used */
 	__u64 next_seq;		/* the next record the reader expects */
 	__u64 lost;		/* records lost to overruns */
 	__u64 overruns;
@@ -116,13 +124,17 @@ static void model_init(struct model *m, __u32 ring_size)
 			 (__u64)time(NULL) ^ (__u64)getpid() << 32;
 	m->seed |= !m->seed;	/* xorshift never leaves zero */
 	TH_LOG("seed %llu", (unsigned long long)m->seed);
-	m->next_seq = 1;
 	bus_new_ring(&m->b, ring_size);
 	for (i = 0; i < NR_PAGES; i++) {
 		page_new(&m->b, &m->pg[i], MODEL_PAGE_SIZE);
 		m->shadow[i] = calloc(1, MODEL_PAGE_SIZE);
 		ASSERT_NE(NULL, m->shadow[i]);
+		m->last_id = m->pg[i].id;
 	}
+	m->shadow[SCRATCH] = malloc(MODEL_PAGE_SIZE);
+	ASSERT_NE(NULL, m->shadow[SCRATCH]);
+	/* page_new() read the PAGE_ALLOC records, seqs 1 to NR_PAGES. */
+	m->next_seq = NR_PAGES + 1;
 	for (i = 0; i < NR_PIPES; i++)
 		ASSERT_EQ(0, pipe(m->pipe[i]));
 }
@@ -158,8 +170,48 @@ static void __attribute__((noreturn)) writer(struct model *m, int w)
 	_exit(0);
 }
 
+/* Stores a few random bytes into @p, @size bytes. */
+static void scratch_store(__u8 *p, __u64 size, __u64 *seed)
+{
+	int n = 1 + rnd(seed) % MAX_STORES;
+
+	while (n--) {
+		__u64 r = rnd(seed);
+		size_t len = 1 + r % (size < MAX_STORE_LEN ? size :
+				      MAX_STORE_LEN);
+
+		memset(p + (r >> 8) % (size - len + 1), r >> 40, len);
+	}
+}
+
+/*
+ * The committer's turn with its scratch page @s (s->p NULL while it has
+ * none), between the writers' "done" and the last commit of the round:
+ * one time in four it allocates a page of random size, or stores into
+ * its page and frees it, the stores discarded; one in four it stores
+ * into it for the commit to take.
+ */
+static void scratch_step(int fd, struct page *s, __u64 *seed)
+{
+	__u64 r = rnd(seed);
+
+	if (r % 4 == 0 && !s->p) {
+		s->size = 1 + (r >> 8) % MODEL_PAGE_SIZE;
+		s->p = mmsb_alloc_map(fd, s->size, &s->id, NULL);
+		ASSERT_NE(MAP_FAILED, s->p) TH_LOG("%s", strerror(errno));
+	} else if (r % 4 == 0) {
+		scratch_store(s->p, s->size, seed);
+		ASSERT_EQ(0, mmsb_free(fd, s->id));
+		ASSERT_EQ(0, munmap(s->p, mmsb_page_span(s->size)));
+		s->p = NULL;
+	} else if (r % 4 == 1 && s->p) {
+		scratch_store(s->p, s->size, seed);
+	}
+}
+
 static void __attribute__((noreturn)) committer(struct model *m, int rounds)
 {
+	struct page scratch = { .p = NULL };
 	__u64 seed = m->seed + NR_WRITERS + 1;
 	struct mmsb_bus_info bi;
 	unsigned int keep = END(PIPE_CUT, 1) | END(PIPE_ACK, 0);
@@ -185,6 +237,7 @@ static void __attribute__((noreturn)) committer(struct model *m, int rounds)
 			ASSERT_TRUE(recv_msg(done, &byte, 1))
 				TH_LOG("writer %d died", w);
 		}
+		scratch_step(fd, &scratch, &seed);
 		ASSERT_EQ(0, mmsb_commit_all(fd, NULL));
 		ASSERT_EQ(0, mmsb_bus_info(fd, &bi));
 		send_msg(m->pipe[PIPE_CUT][1], &bi.last_seq,
@@ -243,6 +296,8 @@ static int page_index(struct model *m, __u64 id)
 	for (i = 0; i < NR_PAGES; i++)
 		if (m->pg[i].id == id)
 			return i;
+	if (m->scratch_live && m->pg[SCRATCH].id == id)
+		return SCRATCH;
 	ASSERT_TRUE(false) TH_LOG("record of unknown page %llu",
 				  (unsigned long long)id);
 	return -1;
@@ -254,22 +309,130 @@ static const struct mmsb_delta *next_record(struct model *m)
 	const struct mmsb_delta *d = rec_next(&m->b.rs);
 
 	ASSERT_EQ(m->next_seq, d->seq);
-	if (d->type == MMSB_REC_DELTA)
+	if (d->type != MMSB_REC_OVERRUN)
 		ASSERT_EQ(m->committer, d->pid);
 	return d;
 }
 
+/*
+ * The scratch page came to be: zero-filled at epoch 0, with an id above
+ * every id the bus used.
+ */
+static void apply_alloc(struct model *m, const struct mmsb_delta *d)
+{
+	struct page *s = &m->pg[SCRATCH];
+
+	ASSERT_FALSE(m->scratch_live)
+		TH_LOG("seq %llu: a second scratch page",
+		       (unsigned long long)d->seq);
+	ASSERT_LT(m->last_id, d->page_id);
+	ASSERT_LE(1, d->page_size);
+	ASSERT_GE(MODEL_PAGE_SIZE, d->page_size);
+	rec_check_page_event(d, MMSB_REC_PAGE_ALLOC, d->page_id,
+			     d->page_size, 0, m->committer);
+	s->id = d->page_id;
+	s->size = d->page_size;
+	m->last_id = s->id;
+	memset(m->shadow[SCRATCH], 0, s->size);
+	m->epoch[SCRATCH] = 0;
+	m->scratch_live = true;
+	m->next_seq++;
+}
+
+/* The scratch page went, at the epoch of its last delta. */
+static void apply_free(struct model *m, const struct mmsb_delta *d)
+{
+	struct page *s = &m->pg[SCRATCH];
+
+	ASSERT_TRUE(m->scratch_live && d->page_id == s->id)
+		TH_LOG("seq %llu: PAGE_FREE of page %llu",
+		       (unsigned long long)d->seq,
+		       (unsigned long long)d->page_id);
+	rec_check_page_event(d, MMSB_REC_PAGE_FREE, s->id, s->size,
+			     m->epoch[SCRATCH], m->committer);
+	m->scratch_live = false;
+	m->next_seq++;
+}
+
 static void apply(struct model *m, const struct mmsb_delta *d)
 {
-	int i = page_index(m, d->page_id);
+	int i;
 
+	if (d->type == MMSB_REC_PAGE_ALLOC) {
+		apply_alloc(m, d);
+		return;
+	}
+	if (d->type == MMSB_REC_PAGE_FREE) {
+		apply_free(m, d);
+		return;
+	}
+	ASSERT_EQ(MMSB_REC_DELTA, d->type);
+	i = page_index(m, d->page_id);
 	ASSERT_EQ(m->epoch[i], d->base_epoch)
 		TH_LOG("seq %llu", (unsigned long long)d->seq);
 	ASSERT_EQ(m->epoch[i] + 1, d->epoch);
-	rec_check_runs_changed(d, m->shadow[i], MODEL_PAGE_SIZE);
+	rec_check_runs_changed(d, m->shadow[i], m->pg[i].size);
 	mmsb_delta_apply(m->shadow[i], d);
 	m->epoch[i]++;
 	m->next_seq++;
+}
+
+/*
+ * Asserts that the live scratch page, if any, is as the reader knows it:
+ * its bytes, through a mapping of the reader's own, and its epoch.
+ */
+static void check_scratch(struct model *m, int round)
+{
+	struct page *s = &m->pg[SCRATCH];
+	__u64 ids[2], total;
+	__u8 *p;
+
+	/* The fixed pages, then the scratch page if it is live. */
+	ASSERT_EQ(m->scratch_live,
+		  mmsb_page_list(m->b.fd, m->pg[NR_PAGES - 1].id, ids, 2,
+				 &total));
+	ASSERT_EQ(NR_PAGES + m->scratch_live, total);
+	if (!m->scratch_live)
+		return;
+	ASSERT_EQ(s->id, ids[0]);
+	ASSERT_EQ(s->size, page_info(&m->b, s->id).size);
+	p = mmsb_map(m->b.fd, page_info(&m->b, s->id).mmap_offset,
+		     mmsb_page_span(s->size));
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(-1, first_difference(m->shadow[SCRATCH], p, s->size))
+		TH_LOG("scratch page after round %d", round);
+	ASSERT_EQ(0, munmap(p, mmsb_page_span(s->size)));
+	ASSERT_EQ(m->epoch[SCRATCH], page_info(&m->b, s->id).epoch)
+		TH_LOG("scratch page after round %d", round);
+}
+
+/*
+ * The scratch page's PAGE_ALLOC and PAGE_FREE records may be among those
+ * lost: the reader learns from PAGE_LIST whether one is live, and copies
+ * it.  Its id may be of a page whose PAGE_ALLOC was lost, so last_id
+ * takes it, as a lower bound of the ids used.
+ */
+static void resync_scratch(struct model *m)
+{
+	struct page *s = &m->pg[SCRATCH];
+	struct mmsb_page_info pi;
+	__u8 *p;
+	int nr;
+
+	nr = mmsb_page_list(m->b.fd, m->pg[NR_PAGES - 1].id, &s->id, 1, NULL);
+	ASSERT_LE(0, nr);
+	m->scratch_live = nr;
+	if (!nr)
+		return;
+	ASSERT_LE(m->last_id, s->id);
+	m->last_id = s->id;
+	ASSERT_EQ(0, mmsb_page_info(m->b.fd, s->id, &pi));
+	s->size = pi.size;
+	m->epoch[SCRATCH] = pi.epoch;
+	p = mmsb_map(m->b.fd, pi.mmap_offset, mmsb_page_span(s->size));
+	ASSERT_NE(MAP_FAILED, p);
+	memcpy(m->shadow[SCRATCH], p, s->size);
+	ASSERT_EQ(0, munmap(p, mmsb_page_span(s->size)));
 }
 
 /*
@@ -299,13 +462,14 @@ static void resync(struct model *m, const struct mmsb_delta *overrun,
 		TH_LOG("lost %llu records, past the last one",
 		       (unsigned long long)overrun->lost);
 	while (m->next_seq <= last_seq) {
-		ASSERT_EQ(MMSB_REC_DELTA, next_record(m)->type);
+		ASSERT_NE(MMSB_REC_OVERRUN, next_record(m)->type);
 		m->next_seq++;
 	}
 	for (i = 0; i < NR_PAGES; i++) {
 		memcpy(m->shadow[i], m->pg[i].p, MODEL_PAGE_SIZE);
 		m->epoch[i] = page_info(&m->b, m->pg[i].id).epoch;
 	}
+	resync_scratch(m);
 }
 
 /* Reads the stream up to @last_seq and checks the shadows against the pages. */
@@ -328,6 +492,7 @@ static void catch_up(struct model *m, __u64 last_seq, int round)
 		ASSERT_EQ(m->epoch[i], page_info(&m->b, m->pg[i].id).epoch)
 			TH_LOG("page %d after round %d", i, round);
 	}
+	check_scratch(m, round);
 }
 
 TEST_TIMEOUT(model_two_writers_random_commits_shadows_match, 300)
@@ -349,14 +514,14 @@ TEST_TIMEOUT(model_two_writers_random_commits_shadows_match, 300)
 
 /*
  * The reader naps: it lets the committer go on without reading until more
- * records were committed than the ring can hold (each is at least
- * mmsb_delta_record_size(1, 1) bytes), so its next read must start with
+ * records were committed than the ring can hold (each is at least a bare
+ * header, as PAGE_ALLOC and PAGE_FREE are), so its next read must start with
  * an OVERRUN, then resynchronises (see resync()) and reads every round
  * for a while before the next nap.
  */
 TEST_TIMEOUT(model_overrun_reader_resyncs_from_the_pages, 180)
 {
-	__u64 fits = OVERRUN_RING / mmsb_delta_record_size(1, 1);
+	__u64 fits = OVERRUN_RING / sizeof(struct mmsb_delta);
 	struct mmsb_stream_info si;
 	struct mmsb_bus_info bi;
 	int round, awake = 0;

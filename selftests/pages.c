@@ -2,7 +2,9 @@
 /*
  * Description: pages of one bus in one process: allocation of every size
  * class, zero fill, stores seen through a second mapping, distinct ids and
- * offsets, PAGE_INFO, PAGE_LIST paging, and freed or unknown ids.
+ * offsets, PAGE_INFO, PAGE_LIST paging, and freed or unknown ids.  Each
+ * allocation and free puts its PAGE_ALLOC or PAGE_FREE record on the
+ * stream before it returns, in sequence.
  */
 #include "mmsb_util.h"
 
@@ -105,8 +107,9 @@ TEST(page_bigger_than_4_kib_maps_at_offset_inside_it)
 	EXPECT_EQ(0x5a, whole[2 * MMSB_CHUNK_SIZE + 17]);
 }
 
-TEST(first_page_id_is_1_and_ids_increase)
+TEST(first_page_id_is_1_and_ids_increase_each_with_its_page_alloc_record)
 {
+	struct mmsb_delta d;
 	__u64 id, prev = 0;
 	int fd, i;
 
@@ -118,12 +121,20 @@ TEST(first_page_id_is_1_and_ids_increase)
 			EXPECT_EQ(1, id);
 		EXPECT_LT(prev, id);
 		prev = id;
+		ASSERT_EQ(0, mmsb_read_header(fd, &d));
+		EXPECT_TRUE(mmsb_is_page_event(&d, MMSB_REC_PAGE_ALLOC, i + 1,
+					       id, 1 + i * 1000, 0))
+			TH_LOG("alloc %d: type %u seq %llu page %llu", i,
+			       d.type, (unsigned long long)d.seq,
+			       (unsigned long long)d.page_id);
 	}
+	EXPECT_EQ(-EAGAIN, mmsb_read_header(fd, &d));
 }
 
-TEST(freed_id_is_not_reused)
+TEST(freed_id_is_not_reused_and_its_page_free_record_comes_between)
 {
 	__u64 first, second;
+	struct mmsb_delta d;
 	int fd;
 
 	fd = mmsb_new_bus(NULL);
@@ -132,6 +143,17 @@ TEST(freed_id_is_not_reused)
 	ASSERT_EQ(0, mmsb_free(fd, first));
 	ASSERT_EQ(0, mmsb_alloc(fd, 4096, &second, NULL));
 	EXPECT_NE(first, second);
+
+	ASSERT_EQ(0, mmsb_read_header(fd, &d));
+	EXPECT_TRUE(mmsb_is_page_event(&d, MMSB_REC_PAGE_ALLOC, 1, first,
+				       4096, 0));
+	ASSERT_EQ(0, mmsb_read_header(fd, &d));
+	EXPECT_TRUE(mmsb_is_page_event(&d, MMSB_REC_PAGE_FREE, 2, first,
+				       4096, 0));
+	ASSERT_EQ(0, mmsb_read_header(fd, &d));
+	EXPECT_TRUE(mmsb_is_page_event(&d, MMSB_REC_PAGE_ALLOC, 3, second,
+				       4096, 0));
+	EXPECT_EQ(-EAGAIN, mmsb_read_header(fd, &d));
 }
 
 /*
@@ -353,8 +375,9 @@ TEST(page_info_after_free_is_enoent)
 	EXPECT_EQ(-ENOENT, mmsb_page_info(fd, id, &pi));
 }
 
-TEST(double_free_is_enoent)
+TEST(double_free_is_enoent_and_emits_one_page_free_record)
 {
+	struct mmsb_bus_info bi;
 	__u64 id;
 	int fd;
 
@@ -363,6 +386,8 @@ TEST(double_free_is_enoent)
 	ASSERT_EQ(0, mmsb_alloc(fd, 4096, &id, NULL));
 	ASSERT_EQ(0, mmsb_free(fd, id));
 	EXPECT_EQ(-ENOENT, mmsb_free(fd, id));
+	ASSERT_EQ(0, mmsb_bus_info(fd, &bi));
+	EXPECT_EQ(2, bi.last_seq);	/* PAGE_ALLOC, PAGE_FREE */
 }
 
 TEST(page_info_of_id_0_is_enoent)

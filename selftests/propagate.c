@@ -11,7 +11,9 @@
  * gives the same output records; a commit in one process recomputes a
  * child registered in another, carrying the commit's sequence as
  * cause_seq; cause_seq leads from any record back to the original store;
- * and a reader that lost records catches up from the pages' epochs.
+ * a reader that lost records catches up from the pages' epochs; a page's
+ * PAGE_ALLOC changes nothing unless the page was restored, whose children
+ * then run from it; and a freed parent stops its child with -ENOENT.
  *
  * Every test makes its own bus and looks at it three ways: the
  * application's handle (stores and commits), the engine's handle, and a
@@ -121,11 +123,21 @@ static const struct mmsb_delta *next_of(struct env *e, uint64_t id)
 	return d;
 }
 
+/*
+ * A page of @size bytes whose PAGE_ALLOC record the watcher and the engine
+ * have read: a zero-filled page changes nothing.
+ */
 static uint64_t new_page(struct env *e, uint64_t size)
 {
+	struct mmsb_wave_result res;
 	uint64_t id;
 
 	lib_new_page(e->app, size, &id);
+	lib_next_alloc(&e->watch, id, size);
+	res = wave(e);
+	EXPECT_EQ(1, res.records);
+	EXPECT_EQ(0, res.changed);
+	EXPECT_EQ(0, res.recomputed);
 	return id;
 }
 
@@ -788,6 +800,79 @@ TEST(lost_records_resync_from_epochs)
 	EXPECT_LT(0, lost);
 	EXPECT_LE(1, recomputed);
 	EXPECT_TRUE(all_bytes(bytes(e, b), 20, 4 * KiB));
+	env_close(e);
+}
+
+/*
+ * A restored page holds bytes of its own: its PAGE_ALLOC record is a
+ * change, and the cause of what its children become.
+ */
+TEST(restored_page_recomputes_its_children)
+{
+	struct env *e = env_open(0);
+	uint64_t b = new_page(e, 4 * KiB), r = b + 10;
+	const struct mmsb_delta *d;
+	struct mmsb_wave_result res;
+	uint8_t data[4 * KiB];
+
+	memset(data, 0x77, sizeof(data));
+	ASSERT_EQ(0, mmsb_page_restore(e->app, r, sizeof(data), 5, data));
+	ASSERT_EQ(0, mmsb_graph_set_passthrough(e->g, b, r, 0, 0, 0));
+	res = wave(e);
+	EXPECT_EQ(1, res.changed);
+	EXPECT_EQ(1, res.recomputed);
+	EXPECT_EQ(0, res.nr_errors);
+	EXPECT_TRUE(all_bytes(bytes(e, b), 0x77, 4 * KiB));
+
+	d = lib_next(&e->watch);
+	lib_expect_lifecycle(d, MMSB_REC_PAGE_ALLOC, MMSB_DELTA_RESTORED, r,
+			     sizeof(data), 5);
+	EXPECT_EQ(d->seq, next_of(e, b)->cause_seq);
+	lib_expect_none(&e->watch);
+	env_close(e);
+}
+
+/*
+ * Once a parent is freed its child cannot run: the free's own wave and
+ * every later one that would run it report -ENOENT, and the child keeps
+ * its bytes.
+ */
+TEST(freed_parent_stops_its_child_with_enoent)
+{
+	struct env *e = env_open(0);
+	uint64_t a = new_page(e, 4 * KiB), q = new_page(e, 4 * KiB);
+	uint64_t b = new_page(e, 4 * KiB), sq;
+	const struct mmsb_delta *d;
+	struct mmsb_wave_result res;
+
+	ASSERT_EQ(0, mmsb_graph_set_passthrough(e->g, b, a, 0, 0, 0));
+	ASSERT_EQ(0, mmsb_graph_add_edge(e->g, q, b, MMSB_EDGE_DATA));
+	fill_commit(e, a, 0, 0x11, 4 * KiB);
+	res = wave(e);
+	EXPECT_EQ(1, res.recomputed);
+	next_of(e, a);
+	next_of(e, b);
+
+	ASSERT_EQ(0, mmsb_page_free(e->app, a));
+	d = lib_next(&e->watch);
+	lib_expect_lifecycle(d, MMSB_REC_PAGE_FREE, 0, a, 4 * KiB, 1);
+	res = wave(e);
+	EXPECT_EQ(1, res.changed);
+	EXPECT_EQ(0, res.recomputed);
+	ASSERT_EQ(1, res.nr_errors);
+	EXPECT_EQ(b, res.errors[0].page_id);
+	EXPECT_EQ(d->seq, res.errors[0].cause_seq);
+	EXPECT_EQ(-ENOENT, res.errors[0].error);
+
+	/* A change of the other data parent does not run it either. */
+	sq = fill_commit(e, q, 0, 0x22, 1);
+	res = wave(e);
+	EXPECT_EQ(0, res.recomputed);
+	ASSERT_EQ(1, res.nr_errors);
+	EXPECT_EQ(sq, res.errors[0].cause_seq);
+	EXPECT_TRUE(all_bytes(bytes(e, b), 0x11, 4 * KiB));
+	EXPECT_EQ(sq, next_of(e, q)->seq);
+	lib_expect_none(&e->watch);
 	env_close(e);
 }
 

@@ -6,7 +6,7 @@
  * fails with EAGAIN instead of sleeping while a reader copies out of the
  * ring; a record larger than the whole ring is lost alone, not with the
  * unread records before it; after an overrun, STREAM_INFO.next_seq is the
- * seq of the DELTA record that follows the OVERRUN record; a read of 0
+ * seq of the record that follows the OVERRUN record; a read of 0
  * bytes returns 0 at once; an epoll set that took the file in before it
  * attached is woken by the stream.  Every wait is bounded, so that a
  * module with the defect fails the test instead of hanging it.
@@ -177,9 +177,12 @@ TEST(regress_stream_info_answers_while_a_read_blocks)
 	ASSERT_EQ(mmsb_delta_record_size(1, 8), br.ret)
 		TH_LOG("read: %s", strerror(br.err));
 	if (ret == 1) {
-		/* It answered before the record: nothing to read yet. */
+		/*
+		 * It answered before the record: nothing to read yet, the
+		 * page's PAGE_ALLOC (seq 1) being before the reader attached.
+		 */
 		ASSERT_EQ(0, ic.ret);
-		EXPECT_EQ(1, ic.si.next_seq);
+		EXPECT_EQ(2, ic.si.next_seq);
 		EXPECT_EQ(0, ic.si.next_size);
 		EXPECT_EQ(0, ic.si.pending_bytes);
 	}
@@ -315,6 +318,8 @@ TEST(regress_record_larger_than_the_ring_loses_only_itself)
 	bus_new_ring(&b, SMALL_RING);
 	rec_stream_init(&rs, attach_reader(&b));
 	page_new(&b, &pg, 128 * KiB);
+	rec_check_page_event(rec_next(&rs), MMSB_REC_PAGE_ALLOC, pg.id,
+			     pg.size, 0, getpid());
 	epoch = page_info(&b, pg.id).epoch;
 
 	submit_fill(b.fd, buf, pg.id, 0, 8, 0xa1);
@@ -350,9 +355,10 @@ TEST(regress_record_larger_than_the_ring_loses_only_itself)
 }
 
 /*
- * STREAM_INFO.next_seq is "the sequence that the next DELTA record read
- * will have": after an overrun, the one after the OVERRUN record, which
- * is the OVERRUN's seq + lost.  It gave the OVERRUN's own seq instead.
+ * STREAM_INFO.next_seq is "the sequence that the next record read (of any
+ * type but OVERRUN) will have": after an overrun, the one after the
+ * OVERRUN record, which is the OVERRUN's seq + lost.  It gave the
+ * OVERRUN's own seq instead.
  */
 TEST(regress_stream_info_next_seq_after_an_overrun_is_the_next_delta)
 {

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Description: read(2) on an attached file returns the bus's delta records
- * whole and in sequence, from where the file attached.  A buffer too small
- * for the next record fails with EMSGSIZE and consumes nothing; an empty
- * stream blocks, or fails with EAGAIN under O_NONBLOCK; poll and epoll
- * report POLLIN; a reader that fell behind the ring first reads an OVERRUN
- * record counting exactly the records it lost.
+ * Description: read(2) on an attached file returns the bus's records
+ * whole and in sequence, from where the file attached: deltas and the
+ * PAGE_ALLOC and PAGE_FREE records of its pages, in one gapless order.
+ * A buffer too small for the next record fails with EMSGSIZE and
+ * consumes nothing; an empty stream blocks, or fails with EAGAIN under
+ * O_NONBLOCK; poll and epoll report POLLIN; a reader that fell behind the
+ * ring first reads an OVERRUN record counting exactly the records it lost.
  */
 #define _GNU_SOURCE
 #include <sys/epoll.h>
@@ -94,16 +95,19 @@ TEST(read_returns_only_whole_records)
 	/* Faulted in: read_fills_a_buffer_not_yet_faulted_in tests that. */
 	memset(buf, 0, sizeof(buf));
 
-	/* Room for all but the last 8 bytes of the third record. */
+	/*
+	 * Room for all but the last 8 bytes of the third record; page_new()
+	 * read the PAGE_ALLOC, seq 1.
+	 */
 	ASSERT_EQ(s1 + s2, read(b.fd, buf, s1 + s2 + s3 - 8));
-	check_records(buf, s1 + s2, 2, 1);
+	check_records(buf, s1 + s2, 2, 2);
 	ASSERT_EQ(s3, read(b.fd, buf, sizeof(buf)));
-	check_records(buf, s3, 1, 3);
+	check_records(buf, s3, 1, 4);
 
 	for (i = 0; i < 3; i++)
 		commit_change(&b, &pg, 10 * i, 1);
 	ASSERT_EQ(3 * s1, read(b.fd, buf, sizeof(buf)));
-	check_records(buf, 3 * s1, 3, 4);
+	check_records(buf, 3 * s1, 3, 5);
 }
 
 /*
@@ -128,7 +132,7 @@ TEST(read_fills_a_buffer_not_yet_faulted_in)
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, buf);
 	ASSERT_EQ(3 * size, read(b.fd, buf, 4 * size));
-	check_records(buf, 3 * size, 3, 1);
+	check_records(buf, 3 * size, 3, 2);
 }
 
 TEST(read_into_a_too_small_buffer_fails_emsgsize_and_consumes_nothing)
@@ -155,7 +159,7 @@ TEST(read_into_a_too_small_buffer_fails_emsgsize_and_consumes_nothing)
 	EXPECT_EQ(size, si.pending_bytes);
 
 	ASSERT_EQ(size, read(b.fd, buf, size));
-	check_records(buf, size, 1, 1);
+	check_records(buf, size, 1, 2);
 	ASSERT_EQ(0, mmsb_stream_info(b.fd, &si));
 	EXPECT_EQ(0, si.next_size);
 	EXPECT_EQ(0, si.pending_bytes);
@@ -240,7 +244,7 @@ TEST(two_attached_files_each_read_every_record)
 	/* The second file reads all first: the first file's cursor stays. */
 	ASSERT_EQ(3 * size, read(fd2, buf2, sizeof(buf2)));
 	ASSERT_EQ(3 * size, read(b.fd, buf1, sizeof(buf1)));
-	check_records(buf1, 3 * size, 3, 1);
+	check_records(buf1, 3 * size, 3, 2);
 	EXPECT_EQ(0, memcmp(buf1, buf2, 3 * size));
 }
 
@@ -263,10 +267,51 @@ TEST(file_attached_after_a_commit_reads_only_later_records)
 	rec_expect_none(&late);
 
 	commit_change(&b, &pg, 1, 1);
-	EXPECT_EQ(2, rec_next(&late)->seq);
+	EXPECT_EQ(3, rec_next(&late)->seq);
 	rec_expect_none(&late);
-	EXPECT_EQ(1, rec_next(&b.rs)->seq);
 	EXPECT_EQ(2, rec_next(&b.rs)->seq);
+	EXPECT_EQ(3, rec_next(&b.rs)->seq);
+}
+
+/*
+ * PAGE_ALLOC and PAGE_FREE records are records like the others to
+ * STREAM_INFO and read(2): 72 bytes each, in sequence.
+ */
+TEST(stream_info_and_read_count_page_alloc_and_free_records)
+{
+	static __u64 buf[1 * KiB / 8];
+	const struct mmsb_delta *d = (const void *)buf;
+	__u64 size = sizeof(*d);
+	struct mmsb_stream_info si;
+	struct bus b;
+	__u64 id;
+
+	bus_new(&b);
+	ASSERT_EQ(0, mmsb_stream_info(b.fd, &si));
+	EXPECT_EQ(1, si.next_seq);
+	EXPECT_EQ(0, si.next_size);
+	EXPECT_EQ(0, si.pending_bytes);
+
+	ASSERT_EQ(0, mmsb_alloc(b.fd, 5000, &id, NULL));
+	ASSERT_EQ(0, mmsb_stream_info(b.fd, &si));
+	EXPECT_EQ(1, si.next_seq);
+	EXPECT_EQ(size, si.next_size);
+	EXPECT_EQ(size, si.pending_bytes);
+	ASSERT_EQ(0, mmsb_free(b.fd, id));
+	ASSERT_EQ(0, mmsb_stream_info(b.fd, &si));
+	EXPECT_EQ(1, si.next_seq);
+	EXPECT_EQ(size, si.next_size);
+	EXPECT_EQ(2 * size, si.pending_bytes);
+
+	ASSERT_EQ(2 * size, read(b.fd, buf, sizeof(buf)));
+	check_records(buf, 2 * size, 2, 1);
+	rec_check_page_event(d, MMSB_REC_PAGE_ALLOC, id, 5000, 0, getpid());
+	rec_check_page_event(d + 1, MMSB_REC_PAGE_FREE, id, 5000, 0,
+			     getpid());
+	ASSERT_EQ(0, mmsb_stream_info(b.fd, &si));
+	EXPECT_EQ(3, si.next_seq);
+	EXPECT_EQ(0, si.next_size);
+	EXPECT_EQ(0, si.pending_bytes);
 }
 
 #define SMALL_RING	(64 * KiB)
@@ -289,18 +334,18 @@ TEST(overrun_record_counts_exactly_the_records_a_slow_reader_lost)
 	bus_new_ring(&b, SMALL_RING);
 	ASSERT_EQ(0, mmsb_bus_info(b.fd, &bi));
 	ASSERT_EQ(SMALL_RING, bi.ring_size);
-	page_new(&b, &pg, 4 * KiB);
-	for (seq = 1; seq <= nr; seq++)
+	page_new(&b, &pg, 4 * KiB);	/* seq 1, read */
+	for (seq = 2; seq <= nr + 1; seq++)
 		ASSERT_EQ(seq, commit_change(&b, &pg, seq % pg.size, 1));
 
 	d = rec_next(&b.rs);
 	ASSERT_EQ(MMSB_REC_OVERRUN, d->type);
-	ASSERT_EQ(1, d->seq);
+	ASSERT_EQ(2, d->seq);
 	ASSERT_EQ(sizeof(*d), d->size);
 	lost = d->lost;
 	ASSERT_LT(0, lost);
 	ASSERT_GT(nr, lost);
-	for (seq = 1 + lost; seq <= nr; seq++) {
+	for (seq = 2 + lost; seq <= nr + 1; seq++) {
 		d = rec_next(&b.rs);
 		ASSERT_EQ(MMSB_REC_DELTA, d->type);
 		ASSERT_EQ(seq, d->seq);
@@ -329,7 +374,7 @@ TEST(blocking_read_is_woken_by_a_commit_of_another_process)
 	page_new(&b, &pg, 4 * KiB);
 	pid = fork_committer(b.name, pg.id, 200, 1);
 	ASSERT_EQ(mmsb_delta_record_size(1, 1), read(b.fd, buf, sizeof(buf)));
-	check_records(buf, d->size, 1, 1);
+	check_records(buf, d->size, 1, 2);
 	EXPECT_EQ(pid, d->pid);
 	EXPECT_EQ(0, wait_child(pid));
 }
@@ -355,7 +400,8 @@ TEST(seq_has_no_gaps_across_pages_and_processes)
 	EXPECT_EQ(0, wait_child(pid[0]));
 	EXPECT_EQ(0, wait_child(pid[1]));
 
-	for (seq = 1; seq <= 3 * COMMITS_EACH; seq++) {
+	/* After the three pages' PAGE_ALLOC records. */
+	for (seq = 4; seq <= 3 + 3 * COMMITS_EACH; seq++) {
 		const struct mmsb_delta *d = rec_next(&b.rs);
 
 		ASSERT_EQ(seq, d->seq);
@@ -370,6 +416,104 @@ TEST(seq_has_no_gaps_across_pages_and_processes)
 	rec_expect_none(&b.rs);
 	for (i = 0; i < 3; i++)
 		EXPECT_EQ(COMMITS_EACH, count[i]);
+}
+
+/*
+ * Forks a process that attaches its own file to bus @name, allocates a
+ * page of @size bytes, changes and commits it @nr times and frees it.
+ * Returns its pid.
+ */
+static pid_t fork_page_lifetime(const char *name, __u64 size, int nr)
+{
+	struct mmsb_commit c;
+	pid_t pid = fork();
+	__u64 id;
+	__u8 *p;
+	int fd;
+
+	ASSERT_LE(0, pid);
+	if (pid)
+		return pid;
+	fd = mmsb_open_attach(name, 0, 0, O_RDWR);
+	ASSERT_LE(0, fd);
+	p = mmsb_alloc_map(fd, size, &id, NULL);
+	ASSERT_NE(MAP_FAILED, p);
+	while (nr--) {
+		poke(p, 0, p[0] + 1);
+		ASSERT_EQ(0, mmsb_commit(fd, &id, 1, NULL, &c));
+		ASSERT_EQ(1, c.nr_records);
+	}
+	ASSERT_EQ(0, mmsb_free(fd, id));
+	_exit(0);
+}
+
+/*
+ * Two processes each allocate, commit and free their own page while this
+ * one commits: every page's records come PAGE_ALLOC, its deltas, PAGE_FREE
+ * at the epoch of its last delta, all in one gapless sequence.
+ */
+TEST(lifecycle_records_of_other_processes_take_seqs_in_the_one_order)
+{
+	__u64 epoch[2] = { 0 }, id[2] = { 0 }, seq;
+	bool freed[2] = { false, false };
+	__u64 mine = 0;
+	pid_t pid[2];
+	struct page pg;
+	struct bus b;
+	int i;
+
+	bus_new(&b);
+	page_new(&b, &pg, 4 * KiB);
+	pid[0] = fork_page_lifetime(b.name, 4 * KiB, COMMITS_EACH);
+	pid[1] = fork_page_lifetime(b.name, 10000, COMMITS_EACH);
+	for (i = 0; i < COMMITS_EACH; i++)
+		commit_change(&b, &pg, 0, 1);
+	EXPECT_EQ(0, wait_child(pid[0]));
+	EXPECT_EQ(0, wait_child(pid[1]));
+
+	/* Each child: PAGE_ALLOC, its deltas and PAGE_FREE. */
+	for (seq = 2; seq <= 1 + 3 * COMMITS_EACH + 4; seq++) {
+		const struct mmsb_delta *d = rec_next(&b.rs);
+
+		ASSERT_EQ(seq, d->seq);
+		if (d->page_id == pg.id) {
+			ASSERT_EQ(MMSB_REC_DELTA, d->type);
+			EXPECT_EQ(getpid(), d->pid);
+			EXPECT_EQ(++mine, d->epoch);
+			continue;
+		}
+		for (i = 0; i < 2 && pid[i] != (pid_t)d->pid; i++)
+			;
+		ASSERT_GT(2, i) TH_LOG("seq %llu from pid %u",
+				       (unsigned long long)seq, d->pid);
+		ASSERT_FALSE(freed[i]) TH_LOG("a record after PAGE_FREE");
+		if (!id[i]) {
+			rec_check_page_event(d, MMSB_REC_PAGE_ALLOC,
+					     d->page_id, i ? 10000 : 4 * KiB,
+					     0, pid[i]);
+			EXPECT_NE(pg.id, d->page_id);
+			id[i] = d->page_id;
+			continue;
+		}
+		ASSERT_EQ(id[i], d->page_id);
+		if (d->type == MMSB_REC_PAGE_FREE) {
+			rec_check_page_event(d, MMSB_REC_PAGE_FREE, id[i],
+					     i ? 10000 : 4 * KiB, epoch[i],
+					     pid[i]);
+			freed[i] = true;
+			continue;
+		}
+		ASSERT_EQ(MMSB_REC_DELTA, d->type);
+		EXPECT_EQ(epoch[i], d->base_epoch);
+		EXPECT_EQ(++epoch[i], d->epoch);
+	}
+	rec_expect_none(&b.rs);
+	EXPECT_EQ(COMMITS_EACH, mine);
+	for (i = 0; i < 2; i++) {
+		EXPECT_TRUE(freed[i]);
+		EXPECT_EQ(COMMITS_EACH, epoch[i]);
+	}
+	EXPECT_NE(id[0], id[1]);
 }
 
 #define REBUILD_ROUNDS	50

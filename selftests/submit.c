@@ -9,7 +9,8 @@
  * record a compare-and-swap on the page's epoch (ESTALE).  Stores pending
  * on the page are committed first, so the twins stay right.  Every bad
  * input is refused with its errno, the page unchanged and nothing
- * emitted.
+ * emitted; PAGE_ALLOC and PAGE_FREE records cannot be submitted.  Each
+ * page's PAGE_ALLOC record (read by page_new()) takes a seq first.
  */
 #define _GNU_SOURCE
 
@@ -73,7 +74,7 @@ TEST(submit_one_record_applies_and_is_emitted_submitted)
 	EXPECT_EQ(0x5a, pg.p[163]);
 	EXPECT_EQ(0, pg.p[99]);
 	EXPECT_EQ(0, pg.p[164]);
-	check_submitted(rec_next(&b.rs), rec, 1, 1);
+	check_submitted(rec_next(&b.rs), rec, 2, 1);
 	EXPECT_EQ(1, page_info(&b, pg.id).epoch);
 
 	/* After a captured record: the next seq and epoch again. */
@@ -81,7 +82,7 @@ TEST(submit_one_record_applies_and_is_emitted_submitted)
 	commit_one(&b, &pg);
 	rec->cause_seq = 0;
 	ASSERT_EQ(size, submit(b.fd, buf, size));
-	check_submitted(rec_next(&b.rs), rec, 3, 3);
+	check_submitted(rec_next(&b.rs), rec, 4, 3);
 	rec_expect_none(&b.rs);
 }
 
@@ -96,7 +97,7 @@ TEST(submit_emits_the_runs_as_given_even_if_no_byte_changes)
 	page_new(&b, &pg, 4 * KiB);
 	size = rec_fill(buf, pg.id, 8, 16, 0);
 	ASSERT_EQ(size, submit(b.fd, buf, size));
-	check_submitted(rec_next(&b.rs), (void *)buf, 1, 1);
+	check_submitted(rec_next(&b.rs), (void *)buf, 2, 1);
 	EXPECT_EQ(1, page_info(&b, pg.id).epoch);
 }
 
@@ -187,7 +188,8 @@ TEST(packed_batch_of_64_records_applies_all_in_order)
 	for (i = 0, len = 0; i < 64; i++) {
 		const struct mmsb_delta *want = (void *)((char *)buf + len);
 
-		check_submitted(rec_next(&b.rs), want, i + 1, i / 4 + 1);
+		/* After the 4 pages' PAGE_ALLOC records. */
+		check_submitted(rec_next(&b.rs), want, i + 5, i / 4 + 1);
 		len += want->size;
 	}
 	rec_expect_none(&b.rs);
@@ -218,7 +220,7 @@ TEST(packed_batch_of_200_records_over_130_pages_applies_each_to_its_page)
 	for (i = 0, len = 0; i < MANY_RECORDS; i++) {
 		const struct mmsb_delta *want = (void *)((char *)buf + len);
 
-		check_submitted(rec_next(&b.rs), want, i + 1,
+		check_submitted(rec_next(&b.rs), want, MANY_PAGES + i + 1,
 				i / MANY_PAGES + 1);
 		len += want->size;
 	}
@@ -231,7 +233,8 @@ TEST(packed_batch_of_200_records_over_130_pages_applies_each_to_its_page)
  * Reads READER_RECORDS records of @name's stream, which @ready announces
  * it is attached to; returns 0 if they are the records of
  * reader_sees_every_record_of_a_long_submission_in_order, in order, or
- * 1 + the index of the first that is not.
+ * 1 + the index of the first that is not.  It attaches after the four
+ * pages' PAGE_ALLOC records, seqs 1 to 4.
  */
 static int read_long_submission(const char *name, const __u64 *ids, int ready)
 {
@@ -254,7 +257,7 @@ static int read_long_submission(const char *name, const __u64 *ids, int ready)
 			pos = 0;
 		}
 		d = (const void *)((const char *)buf + pos);
-		if (d->type != MMSB_REC_DELTA || d->seq != (__u64)i + 1 ||
+		if (d->type != MMSB_REC_DELTA || d->seq != (__u64)i + 5 ||
 		    d->flags != MMSB_DELTA_SUBMITTED ||
 		    d->page_id != ids[i % 4] ||
 		    mmsb_delta_payload(d)[0] != (__u8)(i + 1))
@@ -306,9 +309,9 @@ TEST(submit_to_a_page_freed_after_a_submission_to_it_fails_enoent)
 	page_new(&b, &pg, 4 * KiB);
 	size = rec_fill(buf, pg.id, 0, 8, 1);
 	ASSERT_EQ(size, submit(b.fd, buf, size));
-	ASSERT_EQ(0, mmsb_free(b.fd, pg.id));
+	check_submitted(rec_next(&b.rs), (void *)buf, 2, 1);
+	page_free(&b, &pg);		/* its PAGE_FREE at epoch 1 */
 	EXPECT_EQ(-ENOENT, submit(b.fd, buf, size));
-	check_submitted(rec_next(&b.rs), (void *)buf, 1, 1);
 	rec_expect_none(&b.rs);
 }
 
@@ -319,7 +322,7 @@ TEST(pending_stores_met_late_in_a_long_batch_are_committed_just_before)
 	struct page clean, dirty;
 	size_t len = 0;
 	struct bus b;
-	__u64 seq = 1;
+	__u64 seq = 3;			/* after two PAGE_ALLOC records */
 	int i;
 
 	bus_new(&b);
@@ -378,7 +381,7 @@ TEST(batch_stops_at_the_first_refused_record_and_returns_bytes_applied)
 	for (i = 0; i < 10; i++)
 		EXPECT_EQ(i < 6 ? i + 1 : 0, pg.p[i * 100]) TH_LOG("record %d", i);
 	for (i = 0; i < 6; i++)
-		EXPECT_EQ(i + 1, rec_next(&b.rs)->seq);
+		EXPECT_EQ(i + 2, rec_next(&b.rs)->seq);
 	rec_expect_none(&b.rs);
 
 	/* Writing again from there: the refused record's reason. */
@@ -592,11 +595,11 @@ TEST(pending_stores_are_committed_before_the_submission)
 
 	d = rec_next(&b.rs);
 	EXPECT_EQ(MMSB_DELTA_CAPTURED, d->flags);
-	EXPECT_EQ(1, d->seq);
+	EXPECT_EQ(2, d->seq);
 	EXPECT_EQ(1, d->epoch);
 	rec_check_runs(d, &stored, 1);
 	EXPECT_EQ(3, mmsb_delta_payload(d)[2]);
-	check_submitted(rec_next(&b.rs), (void *)buf, 2, 2);
+	check_submitted(rec_next(&b.rs), (void *)buf, 3, 2);
 	rec_expect_none(&b.rs);
 	EXPECT_EQ(0x5a, pg.p[12]);
 	EXPECT_EQ(2, pg.p[11]);
@@ -710,7 +713,7 @@ TEST(bad_input_truncated_second_record_applies_only_the_first)
 	bad_input_setup(&t);
 	memcpy((char *)t.buf + t.size, t.buf, t.size);
 	EXPECT_EQ(t.size, submit(t.b.fd, t.buf, 2 * t.size - 8));
-	EXPECT_EQ(1, rec_next(&t.b.rs)->seq);
+	EXPECT_EQ(2, rec_next(&t.b.rs)->seq);
 	expect_refused(&t.b, &t.pg, (char *)t.buf + t.size, t.size - 8,
 		       EMSGSIZE);
 }
@@ -800,10 +803,37 @@ TEST(bad_input_unknown_flags_fail_einval)
 	struct bad_input t;
 
 	bad_input_setup(&t);
-	t.d->flags = 1U << 4;
+	/* The lowest bit above MMSB_DELTA_RESTORED, the last defined one. */
+	t.d->flags = MMSB_DELTA_RESTORED << 1;
 	expect_refused(&t.b, &t.pg, t.buf, t.size, EINVAL);
 	t.d->flags = MMSB_DELTA_SUBMITTED | 1U << 15;
 	expect_refused(&t.b, &t.pg, t.buf, t.size, EINVAL);
+}
+
+/*
+ * Defined flags other than CHECK_BASE, MMSB_DELTA_RESTORED of a restored
+ * page's PAGE_ALLOC among them, are taken and have no effect: the record
+ * applies and is emitted flagged SUBMITTED alone.
+ */
+TEST(submit_with_every_defined_flag_but_check_base_applies_as_submitted)
+{
+	__u64 *buf = rec_buf();
+	struct mmsb_delta *rec = (void *)buf;
+	const struct mmsb_delta *d;
+	struct page pg;
+	struct bus b;
+	__u32 size;
+
+	bus_new(&b);
+	page_new(&b, &pg, 4 * KiB);
+	size = rec_fill(buf, pg.id, 0, 8, 0x11);
+	rec->flags = MMSB_DELTA_FLAGS_ALL & ~MMSB_DELTA_CHECK_BASE;
+	ASSERT_EQ(size, submit(b.fd, buf, size));
+	EXPECT_EQ(0x11, pg.p[7]);
+	d = rec_next(&b.rs);
+	rec->flags = MMSB_DELTA_SUBMITTED;
+	check_submitted(d, rec, 2, 1);
+	rec_expect_none(&b.rs);
 }
 
 TEST(bad_input_size_field_wrong_fails_einval)
@@ -868,8 +898,37 @@ TEST(bad_input_unknown_type_fails_einval)
 	bad_input_setup(&t);
 	t.d->type = 0;
 	expect_refused(&t.b, &t.pg, t.buf, t.size, EINVAL);
-	t.d->type = 3;
+	t.d->type = MMSB_REC_PAGE_FREE + 1;
 	expect_refused(&t.b, &t.pg, t.buf, t.size, EINVAL);
+	t.d->type = 0xffff;
+	expect_refused(&t.b, &t.pg, t.buf, t.size, EINVAL);
+}
+
+/*
+ * Well-formed PAGE_ALLOC and PAGE_FREE records, as read from a stream,
+ * are not DELTA records: submission refuses them, allocating and freeing
+ * nothing.
+ */
+TEST(bad_input_page_alloc_and_page_free_records_fail_einval)
+{
+	__u16 types[] = { MMSB_REC_PAGE_ALLOC, MMSB_REC_PAGE_FREE };
+	struct mmsb_bus_info bi;
+	struct bad_input t;
+	__u32 size;
+	size_t i;
+
+	bad_input_setup(&t);
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		size = rec_make(t.buf, t.pg.id, NULL, 0, NULL);
+		t.d->type = types[i];
+		t.d->page_size = t.pg.size;
+		expect_refused(&t.b, &t.pg, t.buf, size, EINVAL);
+		t.d->page_id = t.pg.id + 1;
+		expect_refused(&t.b, &t.pg, t.buf, size, ENOENT);
+	}
+	ASSERT_EQ(0, mmsb_bus_info(t.b.fd, &bi));
+	EXPECT_EQ(1, bi.nr_pages);
+	EXPECT_EQ(1, bi.last_seq);
 }
 
 TEST(bad_input_id_of_another_bus_fails_enoent)
@@ -896,7 +955,7 @@ TEST(bad_input_freed_page_fails_enoent)
 
 	bad_input_setup(&t);
 	page_new(&t.b, &gone, 4 * KiB);
-	ASSERT_EQ(0, mmsb_free(t.b.fd, gone.id));
+	page_free(&t.b, &gone);
 	t.d->page_id = gone.id;
 	expect_refused(&t.b, &t.pg, t.buf, t.size, ENOENT);
 	t.d->page_id = 0;

@@ -3,14 +3,17 @@
  * Description: fuzzes submission.  It writes 10^5 buffers to the device:
  * random bytes, and packed valid records with random mutations (a flipped
  * bit, a header or run field set to a boundary value, a truncated or
- * extended length, dirty padding, a stale base), now and then with stores
- * pending in the mapped pages.  A userspace model of the pages predicts
- * each write from the shared validation code: which records apply and,
- * when the first does not, which errnos may refuse it.  After each write
- * the model applies exactly the records the returned byte count covers,
- * and the pages it touched must equal it byte for byte; every page, every
- * epoch and the bus's last sequence are compared now and then and at the
- * end.  The harness around the VM checks the kernel log for warnings.
+ * extended length, dirty padding, a stale base, a record of another
+ * type), now and then with stores pending in the mapped pages or a page
+ * freed and another allocated in its place.  A userspace model of the
+ * pages predicts each write from the shared validation code: which
+ * records apply and, when the first does not, which errnos may refuse
+ * it.  After each write the model applies exactly the records the
+ * returned byte count covers, and the pages it touched must equal it
+ * byte for byte; every page, every epoch and the bus's last sequence,
+ * which counts the PAGE_ALLOC and PAGE_FREE records too, are compared
+ * now and then and at the end.  The harness around the VM checks the
+ * kernel log for warnings.
  */
 #define _GNU_SOURCE
 
@@ -24,6 +27,8 @@
 #define MAX_RUNS	4
 /* Every page, epoch and the last sequence are compared this often. */
 #define FULL_CHECK	4096
+/* One write in this many is preceded by a page's replacement. */
+#define REPLACE_EVERY	1024
 
 /* Sizes of the pages, chosen so that runs often reach their ends. */
 static const __u64 page_sizes[NR_PAGES] = { 4096, 100, 5000, 8192 };
@@ -76,12 +81,14 @@ struct model_page {
 struct fuzz {
 	struct bus b;
 	struct model_page mp[NR_PAGES];
-	__u64 freed_id;
-	__u64 last_seq;		/* records the bus emitted */
+	__u64 freed_id;		/* the page freed last */
+	__u64 last_id;		/* the page allocated last */
+	__u64 last_seq;		/* records the bus emitted, of any type */
 	__u64 rng;
 	__u64 *buf;
 	/* Statistics, for the log. */
 	unsigned long accepted, captured, refused[NR_REFUSALS], short_writes;
+	unsigned long replaced;
 };
 
 /* xorshift64*: fast, and the same sequence on every run. */
@@ -130,10 +137,29 @@ static __u64 pick_page_id(struct fuzz *f)
 	case 1:
 		return below(f, 2) ? 0 : rnd(f);
 	case 2:
-		return f->freed_id + 1 + below(f, 3);
+		return f->last_id + 1 + below(f, 3);
 	default:
 		return f->mp[below(f, NR_PAGES)].pg.id;
 	}
+}
+
+/*
+ * Appends a well-formed record of the types a stream has besides DELTA,
+ * OVERRUN, PAGE_ALLOC or PAGE_FREE, a bare header as a reader gets it:
+ * submission takes DELTA records only.
+ */
+static __u32 make_other_record(struct fuzz *f, void *buf)
+{
+	struct mmsb_delta *d = buf;
+	__u64 id = pick_page_id(f);
+	struct model_page *mp = model_of(f, id);
+
+	rec_make(buf, id, NULL, 0, NULL);
+	d->type = MMSB_REC_OVERRUN + below(f, 3);
+	d->epoch = mp ? mp->epoch : rnd(f);
+	d->page_size = mp ? mp->pg.size : rnd(f);
+	d->seq = 1 + below(f, f->last_seq);
+	return d->size;
 }
 
 /* Appends a valid-looking record of 1 to MAX_RUNS random runs at @buf. */
@@ -254,8 +280,9 @@ static size_t mutate(struct fuzz *f, __u8 *buf, size_t len)
 			d->flags |= MMSB_DELTA_CHECK_BASE;
 		break;
 	default:
+		/* OVERRUN, PAGE_ALLOC or PAGE_FREE, runs and all. */
 		if (d)
-			d->type = MMSB_REC_OVERRUN;
+			d->type = MMSB_REC_OVERRUN + below(f, 3);
 		break;
 	}
 	return len;
@@ -281,7 +308,8 @@ static size_t make_buffer(struct fuzz *f, size_t *off)
 	}
 	n = 1 + below(f, MAX_RECORDS);
 	for (i = 0; i < n; i++)
-		len += make_record(f, buf + len);
+		len += below(f, 32) ? make_record(f, buf + len) :
+				      make_other_record(f, buf + len);
 	for (i = below(f, 3) ? below(f, 4) : 0; i > 0; i--)
 		len = mutate(f, buf, len);
 	return len;
@@ -383,6 +411,30 @@ static void store_some(struct fuzz *f)
 	mp->dirty = true;
 }
 
+/*
+ * Frees a page, its pending stores discarded, and allocates one of the
+ * same size in its place: a PAGE_FREE and a PAGE_ALLOC record, and a new
+ * page at epoch 0 with a new id.  The old id is the freed one from now.
+ */
+static void replace_page(struct fuzz *f)
+{
+	struct model_page *mp = &f->mp[below(f, NR_PAGES)];
+
+	ASSERT_EQ(0, mmsb_free(f->b.fd, mp->pg.id));
+	ASSERT_EQ(0, munmap(mp->pg.p, mmsb_page_span(mp->pg.size)));
+	f->freed_id = mp->pg.id;
+	mp->pg.p = mmsb_alloc_map(f->b.fd, mp->pg.size, &mp->pg.id, NULL);
+	ASSERT_NE(MAP_FAILED, mp->pg.p) TH_LOG("%s", strerror(errno));
+	ASSERT_LT(f->last_id, mp->pg.id);
+	f->last_id = mp->pg.id;
+	memset(mp->cur, 0, mp->pg.size);
+	memset(mp->committed, 0, mp->pg.size);
+	mp->dirty = false;
+	mp->epoch = 0;
+	f->last_seq += 2;
+	f->replaced++;
+}
+
 /* Writes one buffer and checks the outcome against the model. */
 static void fuzz_one(struct fuzz *f, int iter)
 {
@@ -457,22 +509,28 @@ TEST_TIMEOUT(fuzz_random_and_mutated_records_match_the_model, 600)
 		mp->cur = calloc(1, page_sizes[i]);
 		mp->committed = calloc(1, page_sizes[i]);
 		ASSERT_TRUE(mp->cur && mp->committed);
+		f->last_seq++;		/* its PAGE_ALLOC */
 	}
 	page_new(&f->b, &gone, 4 * KiB);
-	ASSERT_EQ(0, mmsb_free(f->b.fd, gone.id));
+	page_free(&f->b, &gone);
 	f->freed_id = gone.id;
+	f->last_id = gone.id;
+	f->last_seq += 2;
+	check_all(f, -1);
 
 	for (i = 0; i < ITERATIONS; i++) {
 		if (!below(f, 64))
 			store_some(f);
+		if (!below(f, REPLACE_EVERY))
+			replace_page(f);
 		fuzz_one(f, i);
 		if (i % FULL_CHECK == FULL_CHECK - 1)
 			check_all(f, i);
 	}
 	check_all(f, i);
 	TH_LOG("%d writes: %lu records applied (%lu after committing pending "
-	       "stores), %lu short writes", ITERATIONS, f->accepted,
-	       f->captured, f->short_writes);
+	       "stores), %lu short writes, %lu pages replaced", ITERATIONS,
+	       f->accepted, f->captured, f->short_writes, f->replaced);
 	for (i = 0; i < (int)NR_REFUSALS; i++)
 		TH_LOG("refused whole with %s: %lu",
 		       strerrorname_np(refusal_errnos[i]), f->refused[i]);

@@ -124,6 +124,7 @@ TEST(uring_packed_buffer_completes_with_res_equal_to_its_bytes)
 
 	ring_init(&ring, DEPTH);
 	p = lib_new_page(bus, 4 * KiB, &id);
+	lib_next_alloc(ls, id, 4 * KiB);
 	len = pack(buf, id, 16, 1, model);
 	queue_write(&ring, mmsb_bus_fd(bus), buf, len, 0, 0);
 	submit_and_reap(&ring, 1, &res);
@@ -172,6 +173,7 @@ TEST(uring_refused_record_gives_a_short_res)
 
 	ring_init(&ring, DEPTH);
 	p = lib_new_page(bus, 4 * KiB, &id);
+	lib_next_alloc(ls, id, 4 * KiB);
 	good = pack(buf, id, 3, 1, NULL);
 	len = good + pack((char *)buf + good, id, 3, 11, NULL);
 	bad = (void *)((char *)buf + good);
@@ -291,7 +293,9 @@ TEST(uring_pending_stores_mid_buffer_still_apply_every_record)
 
 	ring_init(&ring, DEPTH);
 	lib_new_page(bus, 4 * KiB, &clean);
+	lib_next_alloc(ls, clean, 4 * KiB);
 	p = lib_new_page(bus, 4 * KiB, &dirty);
+	lib_next_alloc(ls, dirty, 4 * KiB);
 	lib_poke(p, 100, 1);
 	len = pack(buf, clean, 2, 1, NULL);
 	len += pack((char *)buf + len, dirty, 2, 1, NULL);
@@ -349,6 +353,7 @@ TEST(uring_batch_applies_records_in_order)
 	int i;
 
 	p = lib_new_page(bus, 4 * KiB, &id);
+	lib_next_alloc(ls, id, 4 * KiB);
 	/* 11 records per buffer: many chains of 8 linked buffers. */
 	batch = batch_open(bus, DEPTH, 1 * KiB);
 	/* Record i applies only at epoch i: any reordering is refused. */
@@ -378,6 +383,7 @@ TEST(uring_batch_stops_at_a_refused_record_and_counts_what_applied)
 	int i, ret;
 
 	lib_new_page(bus, 4 * KiB, &id);
+	lib_next_alloc(ls, id, 4 * KiB);
 	batch = batch_open(bus, 4, 1 * KiB);
 	/*
 	 * The chains are written as buffers fill up: the add that writes
@@ -469,7 +475,9 @@ TEST(uring_batch_with_pending_stores_applies_every_record)
 	int i;
 
 	p[0] = lib_new_page(bus, 4 * KiB, &id[0]);
+	lib_next_alloc(ls, id[0], 4 * KiB);
 	p[1] = lib_new_page(bus, 4 * KiB, &id[1]);
+	lib_next_alloc(ls, id[1], 4 * KiB);
 	lib_poke(p[1], 100, 1);
 	batch = batch_open(bus, DEPTH, 4 * KiB);
 	for (i = 0; i < 4; i++) {
@@ -531,6 +539,7 @@ TEST(uring_batch_close_discards_unflushed_records)
 	__u8 *p;
 
 	p = lib_new_page(bus, 4 * KiB, &id);
+	lib_next_alloc(ls, id, 4 * KiB);
 	batch = batch_open(bus, DEPTH, 4 * KiB);
 	ASSERT_EQ(0, mmsb_batch_add(batch, small_rec(rec, id, 0, 1, 0)));
 	mmsb_batch_close(batch);

@@ -593,10 +593,25 @@ VALIDATE_TEST(accepts_an_overrun_record, sizeof(struct mmsb_delta),
 	      .poke = { POKE(type, MMSB_REC_OVERRUN), POKE(flags, 0),
 			POKE(nr_runs, 0), POKE(payload_len, 0),
 			POKE(size, sizeof(struct mmsb_delta)) })
+VALIDATE_TEST(accepts_a_page_alloc_record, sizeof(struct mmsb_delta),
+	      .poke = { POKE(type, MMSB_REC_PAGE_ALLOC), POKE(flags, 0),
+			POKE(nr_runs, 0), POKE(payload_len, 0),
+			POKE(size, sizeof(struct mmsb_delta)) })
+VALIDATE_TEST(accepts_a_page_free_record, sizeof(struct mmsb_delta),
+	      .poke = { POKE(type, MMSB_REC_PAGE_FREE), POKE(flags, 0),
+			POKE(nr_runs, 0), POKE(payload_len, 0),
+			POKE(size, sizeof(struct mmsb_delta)) })
+VALIDATE_TEST(rejects_a_page_alloc_record_with_runs, -EINVAL,
+	      .poke = { POKE(type, MMSB_REC_PAGE_ALLOC) })
 
 VALIDATE_TEST(submission_accepts_a_delta, BASE_SIZE, .submission = true)
 VALIDATE_TEST(submission_refuses_an_overrun_record, -EINVAL,
 	      .poke = { POKE(type, MMSB_REC_OVERRUN), POKE(flags, 0),
+			POKE(nr_runs, 0), POKE(payload_len, 0),
+			POKE(size, sizeof(struct mmsb_delta)) },
+	      .submission = true)
+VALIDATE_TEST(submission_refuses_a_page_alloc_record, -EINVAL,
+	      .poke = { POKE(type, MMSB_REC_PAGE_ALLOC), POKE(flags, 0),
 			POKE(nr_runs, 0), POKE(payload_len, 0),
 			POKE(size, sizeof(struct mmsb_delta)) },
 	      .submission = true)
@@ -611,9 +626,10 @@ VALIDATE_TEST(rejects_a_truncated_run_table, -EMSGSIZE,
 VALIDATE_TEST(rejects_a_truncated_record, -EMSGSIZE, .cut = 1)
 
 VALIDATE_TEST(rejects_type_zero, -EINVAL, .poke = { POKE(type, 0) })
-VALIDATE_TEST(rejects_an_unknown_type, -EINVAL, .poke = { POKE(type, 3) })
+VALIDATE_TEST(rejects_an_unknown_type, -EINVAL,
+	      .poke = { POKE(type, MMSB_REC_PAGE_FREE + 1) })
 VALIDATE_TEST(rejects_an_unknown_flag, -EINVAL,
-	      .poke = { POKE(flags, 1 << 4) })
+	      .poke = { POKE(flags, MMSB_DELTA_RESTORED << 1) })
 VALIDATE_TEST(rejects_the_top_flag_bit, -EINVAL,
 	      .poke = { POKE(flags, 1 << 15) })
 

@@ -12,13 +12,13 @@
 # where /dev/mmsb is absent, they would pick the local backend anyway; in
 # the guest the plain programs test the device.
 LOCAL_TESTS := $(addprefix build/tests/,local_capture local_stream \
-	local_submit local_bus)
+	local_submit local_bus local_snapshot)
 LOCAL_LIB_TESTS := $(addprefix build/tests/local-,lib_bus lib_page \
 	lib_commit lib_submit propagate)
 
 $(LOCAL_TESTS): build/tests/%: tests/%.c tests/local_util.h \
 	selftests/lib_util.h selftests/poll_util.h selftests/harness.h \
-	build/lib/libmmsb.a
+	selftests/submit_util.h build/lib/libmmsb.a
 $(LOCAL_TESTS): CFLAGS += -Ilib/include -Ilib -Iselftests
 $(LOCAL_TESTS): LDLIBS += -luring -pthread
 

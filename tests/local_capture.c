@@ -29,6 +29,7 @@ CAPTURE_TEST(first_store_to_a_chunk_faults_once)
 
 	LOCAL_BUS_OR_SKIP(bus, mech, NULL);
 	p = lib_new_page(bus, 3 * 4 * KiB, &id);
+	local_read_alloc(bus, id, 3 * 4 * KiB);
 	info = local_info(bus, id);
 	EXPECT_EQ(0, info.wp_faults);
 	EXPECT_EQ(0, info.dirty_chunks);
@@ -97,6 +98,7 @@ CAPTURE_TEST(stores_through_every_handle_are_captured)
 	lib_stream_init(ls, a);
 	pa = lib_new_page(a, 8 * KiB, &id);
 	ASSERT_EQ(0, mmsb_page_map(b, id, (void **)&pb, NULL));
+	local_expect_alloc(lib_next(ls), id, 8 * KiB);
 	lib_poke(pa, 1, 1);
 	lib_poke(pb, 4 * KiB + 1, 2);
 	lib_poke(pb, 2, 3);		/* a chunk already dirty through @pa */
@@ -162,6 +164,7 @@ CAPTURE_TEST(bytes_past_the_size_are_not_captured)
 
 	LOCAL_BUS_OR_SKIP(bus, mech, NULL);
 	p = lib_new_page(bus, 5000, &id);
+	local_read_alloc(bus, id, 5000);
 	lib_poke(p, 6000, 1);
 	EXPECT_EQ(0, mmsb_commit(bus, id, NULL));
 	lib_poke(p, 4999, 2);
@@ -232,6 +235,7 @@ CAPTURE_TEST(stores_racing_with_commits_are_never_lost)
 	ASSERT_EQ(0, mmsb_bus_open(&reader, name, MMSB_OPEN_RDONLY, NULL));
 	lib_stream_init(ls, reader);
 	r.p = lib_new_page(bus, size, &id);
+	local_expect_alloc(lib_next(ls), id, size);
 	ASSERT_EQ(0, pthread_create(&t, NULL, race_writer, &r));
 	while (!r.done) {
 		ASSERT_LE(0, mmsb_commit(bus, id, NULL));

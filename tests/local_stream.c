@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Description: the local backend's stream, as the module's.  Each handle
- * reads from where the ring's head was when it attached; a reader that
+ * reads from where the ring's head was when it attached; a page's
+ * PAGE_ALLOC record takes the bus's sequence like any delta; a reader that
  * fell behind gets an OVERRUN record with the first lost sequence and the
  * count, then the oldest record kept; a record larger than the ring is
  * lost alone, to everyone, as an OVERRUN record in its place; a buffer too small fails with EMSGSIZE and consumes
@@ -49,11 +50,15 @@ TEST(a_handle_reads_what_was_committed_after_it_attached)
 	EXPECT_EQ(-EAGAIN, mmsb_read(b, buf, sizeof(buf)));
 	commit_bytes(a, p, id, 1, 2);
 	ASSERT_EQ(mmsb_delta_record_size(1, 1), mmsb_read(b, buf, sizeof(buf)));
-	EXPECT_EQ(2, d->seq);
-	/* @a attached first: it reads both. */
-	ASSERT_EQ(2 * mmsb_delta_record_size(1, 1),
+	EXPECT_EQ(3, d->seq);
+	/* @a attached first: it reads the page's PAGE_ALLOC and both. */
+	ASSERT_EQ(sizeof(*d) + 2 * mmsb_delta_record_size(1, 1),
 		  mmsb_read(a, buf, sizeof(buf)));
+	local_expect_alloc(d, id, 4 * KiB);
 	EXPECT_EQ(1, d->seq);
+	d = (const void *)((const char *)buf + sizeof(*d));
+	EXPECT_EQ(MMSB_REC_DELTA, d->type);
+	EXPECT_EQ(2, d->seq);
 	mmsb_bus_close(b);
 	mmsb_bus_close(a);
 }
@@ -67,6 +72,8 @@ TEST(a_reader_that_fell_behind_gets_an_overrun_with_the_count)
 	uint64_t *buf = malloc(SMALL_RING);
 	const struct mmsb_delta *d = (const void *)buf;
 	uint64_t id, i, n = 200, kept = SMALL_RING / rec;
+	/* Records are 1 to n + 1: the page's PAGE_ALLOC goes first. */
+	uint64_t lost = n + 1 - kept;
 	__u8 *p;
 
 	ASSERT_NE(NULL, buf);
@@ -80,14 +87,14 @@ TEST(a_reader_that_fell_behind_gets_an_overrun_with_the_count)
 	ASSERT_EQ(sizeof(*d), mmsb_read(bus, buf, sizeof(*d)));
 	EXPECT_EQ(MMSB_REC_OVERRUN, d->type);
 	EXPECT_EQ(1, d->seq);
-	EXPECT_EQ(n - kept, d->lost);
+	EXPECT_EQ(lost, d->lost);
 	EXPECT_EQ(rec, mmsb_next_record_size(bus));
 	ASSERT_EQ(kept * rec, mmsb_read(bus, buf, SMALL_RING));
 	EXPECT_EQ(MMSB_REC_DELTA, d->type);
-	EXPECT_EQ(n - kept + 1, d->seq);
+	EXPECT_EQ(lost + 1, d->seq);
 	ASSERT_EQ(0, mmsb_bus_info(bus, &info));
 	EXPECT_EQ(1, info.overruns);
-	EXPECT_EQ(n, info.last_seq);
+	EXPECT_EQ(n + 1, info.last_seq);
 	free(buf);
 	mmsb_bus_close(bus);
 }
@@ -107,21 +114,22 @@ TEST(a_record_larger_than_the_ring_is_lost_alone_to_every_reader)
 
 	bus = small_ring_bus(name);
 	p = lib_new_page(bus, 2 * SMALL_RING, &id);
+	local_read_alloc(bus, id, 2 * SMALL_RING);
 	commit_bytes(bus, p, id, 1, 1);
 	commit_bytes(bus, p, id, SMALL_RING, 2);
 	commit_bytes(bus, p, id, 1, 3);
 	ASSERT_EQ(rec + sizeof(*d) + rec, mmsb_read(bus, buf, sizeof(buf)));
 	EXPECT_EQ(MMSB_REC_DELTA, d->type);
-	EXPECT_EQ(1, d->seq);
+	EXPECT_EQ(2, d->seq);
 	d = (const void *)((const char *)buf + rec);
 	EXPECT_EQ(MMSB_REC_OVERRUN, d->type);
-	EXPECT_EQ(2, d->seq);
+	EXPECT_EQ(3, d->seq);
 	EXPECT_EQ(1, d->lost);
 	EXPECT_EQ(id, d->page_id);
 	EXPECT_EQ(1, d->base_epoch);
 	d = (const void *)((const char *)buf + rec + sizeof(*d));
 	EXPECT_EQ(MMSB_REC_DELTA, d->type);
-	EXPECT_EQ(3, d->seq);
+	EXPECT_EQ(4, d->seq);
 	EXPECT_EQ(2, d->base_epoch);
 	mmsb_bus_close(bus);
 }
@@ -134,6 +142,8 @@ TEST(read_returns_whole_records_only)
 	__u8 *p;
 
 	p = lib_new_page(bus, 4 * KiB, &id);
+	EXPECT_EQ(-EMSGSIZE, mmsb_read(bus, buf, sizeof(struct mmsb_delta) - 8));
+	local_read_alloc(bus, id, 4 * KiB);
 	commit_bytes(bus, p, id, 1, 1);
 	commit_bytes(bus, p, id, 1, 2);
 	EXPECT_EQ(-EMSGSIZE, mmsb_read(bus, buf, rec - 8));
@@ -152,7 +162,11 @@ TEST(the_fd_polls_readable_exactly_while_a_record_is_unread)
 
 	a = lib_new_bus(name);
 	ASSERT_EQ(0, mmsb_bus_open(&b, name, MMSB_OPEN_RDONLY, NULL));
+	EXPECT_EQ(0, lib_wait_readable(b, 0));
 	p = lib_new_page(a, 4 * KiB, &id);
+	/* The page's PAGE_ALLOC record. */
+	EXPECT_EQ(POLLIN, lib_wait_readable(b, 0));
+	local_read_alloc(b, id, 4 * KiB);
 	EXPECT_EQ(0, lib_wait_readable(b, 0));
 	commit_bytes(a, p, id, 1, 1);
 	commit_bytes(a, p, id, 1, 2);
@@ -193,6 +207,7 @@ TEST(a_blocked_read_wakes_at_the_next_commit)
 	pthread_t t;
 
 	lc.p = lib_new_page(lc.bus, 4 * KiB, &lc.id);
+	local_read_alloc(lc.bus, lc.id, 4 * KiB);
 	ASSERT_EQ(0, pthread_create(&t, NULL, commit_later, &lc));
 	EXPECT_EQ(mmsb_delta_record_size(1, 1),
 		  mmsb_read(lc.bus, buf, sizeof(buf)));

@@ -31,6 +31,7 @@ TEST(records_apply_in_order_and_stream_submitted)
 	ASSERT_NE(NULL, ls);
 	lib_stream_init(ls, bus);
 	p = lib_new_page(bus, 4 * KiB, &id);
+	local_expect_alloc(lib_next(ls), id, 4 * KiB);
 	rec_fill(buf, id, 0, 8, 1);
 	rec_fill((uint64_t *)((char *)buf + rec), id, 4, 8, 2);
 	first->flags = MMSB_DELTA_CHECK_BASE;
@@ -39,11 +40,12 @@ TEST(records_apply_in_order_and_stream_submitted)
 	EXPECT_EQ(2, p[4]);
 	d = lib_next(ls);
 	EXPECT_EQ(MMSB_DELTA_SUBMITTED, d->flags);
+	EXPECT_EQ(2, d->seq);		/* after the page's PAGE_ALLOC */
 	EXPECT_EQ(1, d->epoch);
 	EXPECT_EQ(0, d->base_epoch);
 	EXPECT_EQ(getpid(), d->pid);
 	d = lib_next(ls);
-	EXPECT_EQ(2, d->seq);
+	EXPECT_EQ(3, d->seq);
 	EXPECT_EQ(2, d->epoch);
 	lib_expect_none(ls);
 	EXPECT_EQ(2, local_info(bus, id).records);
@@ -90,6 +92,7 @@ TEST(pending_stores_are_committed_before_the_record)
 	ASSERT_NE(NULL, ls);
 	lib_stream_init(ls, bus);
 	p = lib_new_page(bus, 4 * KiB, &id);
+	local_expect_alloc(lib_next(ls), id, 4 * KiB);
 	lib_poke(p, 100, 7);
 	rec_fill(buf, id, 100, 8, 9);
 	ASSERT_EQ(0, mmsb_submit(bus, (void *)buf));

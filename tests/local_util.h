@@ -73,6 +73,39 @@ static inline struct mmsb_page_info local_info(struct mmsb_bus *bus,
 	return info;
 }
 
+/*
+ * Asserts that @d is the PAGE_ALLOC record this process made for page @id
+ * of @size bytes with MMSB_IOC_PAGE_ALLOC: epoch 0, no flags, no runs.
+ */
+static inline void local_expect_alloc(const struct mmsb_delta *d, uint64_t id,
+				      uint64_t size)
+{
+	ASSERT_EQ(MMSB_REC_PAGE_ALLOC, d->type) TH_LOG("seq %llu",
+						       (unsigned long long)d->seq);
+	EXPECT_EQ(sizeof(*d), d->size);
+	EXPECT_EQ(0, d->flags);
+	EXPECT_EQ(0, d->nr_runs);
+	EXPECT_EQ(getpid(), d->pid);
+	EXPECT_EQ(id, d->page_id);
+	EXPECT_EQ(0, d->epoch);
+	EXPECT_EQ(size, d->page_size);
+	EXPECT_EQ(0, d->cause_seq);
+	EXPECT_EQ(0, d->payload_len);
+}
+
+/*
+ * Reads the next record of @bus alone: the PAGE_ALLOC of page @id, which
+ * the stream of a handle that attached before the page came begins with.
+ */
+static inline void local_read_alloc(struct mmsb_bus *bus, uint64_t id,
+				    uint64_t size)
+{
+	struct mmsb_delta d;
+
+	ASSERT_EQ(sizeof(d), mmsb_read(bus, &d, sizeof(d)));
+	local_expect_alloc(&d, id, size);
+}
+
 /* Applies a DELTA record to @shadow, a copy of its page. */
 static inline void local_apply(__u8 *shadow, const struct mmsb_delta *d)
 {

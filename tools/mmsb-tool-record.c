@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * mmsb-tool: printing delta records, for watch and demo.  The text form is
+ * mmsb-tool: printing records, for watch and demo: deltas, overruns, page
+ * allocations and frees, and a note for a type this tool does not know.  The text form is
  * for people (a line per record, long runs cut short); the JSON form is for
  * programs (a line per object, every byte, no cutting).
  */
@@ -17,6 +18,7 @@ static const struct {
 	{ MMSB_DELTA_SUBMITTED, "submitted" },
 	{ MMSB_DELTA_FULL, "full" },
 	{ MMSB_DELTA_CHECK_BASE, "check-base" },
+	{ MMSB_DELTA_RESTORED, "restored" },
 };
 
 #define NR_DELTA_FLAGS (sizeof(delta_flags) / sizeof(delta_flags[0]))
@@ -59,6 +61,60 @@ void tool_print_runs(FILE *f, const struct mmsb_delta *d, size_t max_bytes)
 		fprintf(f, " and %" PRIu32 " more runs", d->nr_runs - SHOWN_RUNS);
 }
 
+/*
+ * Every record starts with its size and type, so one of a type this tool
+ * does not know can be stepped over; mmsb_record_next() refuses it, as it
+ * refuses anything it cannot validate.
+ */
+static bool record_is_skippable(const struct mmsb_record_iter *it)
+{
+	const struct mmsb_delta *d = (const struct mmsb_delta *)it->next;
+	size_t left = it->end - it->next;
+
+	return left >= 8 && d->type > MMSB_REC_PAGE_FREE && d->size >= 8 &&
+	       !(d->size % MMSB_DELTA_ALIGN) && d->size <= left;
+}
+
+int tool_record_next(struct mmsb_record_iter *it, const struct mmsb_delta **rec)
+{
+	int ret = mmsb_record_next(it, rec);
+
+	if (ret >= 0 || !record_is_skippable(it))
+		return ret;
+	*rec = (const struct mmsb_delta *)it->next;
+	it->next += (*rec)->size;
+	return 1;
+}
+
+static bool record_is_known(const struct mmsb_delta *d)
+{
+	return d->type <= MMSB_REC_PAGE_FREE;
+}
+
+static void print_flags(FILE *f, const struct mmsb_delta *d)
+{
+	size_t i;
+
+	for (i = 0; i < NR_DELTA_FLAGS; i++)
+		if (d->flags & delta_flags[i].bit)
+			fprintf(f, " %s", delta_flags[i].name);
+}
+
+static void print_flags_json(FILE *f, const struct mmsb_delta *d)
+{
+	const char *sep = "";
+	size_t i;
+
+	fprintf(f, ",\"flags\":[");
+	for (i = 0; i < NR_DELTA_FLAGS; i++) {
+		if (!(d->flags & delta_flags[i].bit))
+			continue;
+		fprintf(f, "%s\"%s\"", sep, delta_flags[i].name);
+		sep = ",";
+	}
+	fputc(']', f);
+}
+
 /* The record's CLOCK_REALTIME stamp as local HH:MM:SS.uuuuuu. */
 static void print_time(FILE *f, uint64_t ns)
 {
@@ -73,8 +129,11 @@ static void print_time(FILE *f, uint64_t ns)
 
 void tool_print_record(FILE *f, const struct mmsb_delta *d, size_t max_bytes)
 {
-	size_t i;
-
+	if (!record_is_known(d)) {
+		fprintf(f, "record of unknown type %u, %" PRIu32 " bytes: skipped\n",
+			d->type, d->size);
+		return;
+	}
 	if (d->type == MMSB_REC_OVERRUN) {
 		fprintf(f, "overrun: lost %" PRIu64 " records, seq %" PRIu64
 			" to %" PRIu64 "\n", (uint64_t)d->lost,
@@ -82,13 +141,21 @@ void tool_print_record(FILE *f, const struct mmsb_delta *d, size_t max_bytes)
 		return;
 	}
 	print_time(f, d->timestamp_ns);
+	if (d->type != MMSB_REC_DELTA) {
+		fprintf(f, " seq %" PRIu64 " page %" PRIu64 " %s: %" PRIu64
+			" bytes, epoch %" PRIu64 ", pid %" PRIu32,
+			(uint64_t)d->seq, (uint64_t)d->page_id,
+			d->type == MMSB_REC_PAGE_ALLOC ? "alloc" : "free",
+			(uint64_t)d->page_size, (uint64_t)d->epoch, d->pid);
+		print_flags(f, d);
+		fputc('\n', f);
+		return;
+	}
 	fprintf(f, " seq %" PRIu64 " page %" PRIu64 " epoch %" PRIu64
 		"->%" PRIu64 " pid %" PRIu32, (uint64_t)d->seq,
 		(uint64_t)d->page_id, (uint64_t)d->base_epoch,
 		(uint64_t)d->epoch, d->pid);
-	for (i = 0; i < NR_DELTA_FLAGS; i++)
-		if (d->flags & delta_flags[i].bit)
-			fprintf(f, " %s", delta_flags[i].name);
+	print_flags(f, d);
 	if (d->cause_seq)
 		fprintf(f, " cause %" PRIu64, (uint64_t)d->cause_seq);
 	fprintf(f, ": %" PRIu32 " run%s, %" PRIu64 " byte%s: ", d->nr_runs,
@@ -102,29 +169,40 @@ void tool_print_record_json(FILE *f, const struct mmsb_delta *d)
 {
 	const struct mmsb_run *run = mmsb_record_runs(d);
 	const unsigned char *data = mmsb_record_payload(d);
-	const char *sep = "";
 	uint32_t i, j;
 
+	if (!record_is_known(d)) {
+		fprintf(f, "{\"type\":\"unknown\",\"type_id\":%u,\"size\":%"
+			PRIu32 "}\n", d->type, d->size);
+		return;
+	}
 	if (d->type == MMSB_REC_OVERRUN) {
 		fprintf(f, "{\"type\":\"overrun\",\"seq\":%" PRIu64
 			",\"lost\":%" PRIu64 "}\n", (uint64_t)d->seq,
 			(uint64_t)d->lost);
 		return;
 	}
+	if (d->type != MMSB_REC_DELTA) {
+		fprintf(f, "{\"type\":\"%s\",\"seq\":%" PRIu64 ",\"page\":%"
+			PRIu64 ",\"epoch\":%" PRIu64 ",\"page_size\":%" PRIu64
+			",\"pid\":%" PRIu32 ",\"timestamp_ns\":%" PRIu64,
+			d->type == MMSB_REC_PAGE_ALLOC ? "page_alloc" : "page_free",
+			(uint64_t)d->seq, (uint64_t)d->page_id,
+			(uint64_t)d->epoch, (uint64_t)d->page_size, d->pid,
+			(uint64_t)d->timestamp_ns);
+		print_flags_json(f, d);
+		fprintf(f, "}\n");
+		return;
+	}
 	fprintf(f, "{\"type\":\"delta\",\"seq\":%" PRIu64 ",\"page\":%" PRIu64
 		",\"epoch\":%" PRIu64 ",\"base_epoch\":%" PRIu64
 		",\"pid\":%" PRIu32 ",\"timestamp_ns\":%" PRIu64
-		",\"cause_seq\":%" PRIu64 ",\"size\":%" PRIu32 ",\"flags\":[",
+		",\"cause_seq\":%" PRIu64 ",\"size\":%" PRIu32,
 		(uint64_t)d->seq, (uint64_t)d->page_id, (uint64_t)d->epoch,
 		(uint64_t)d->base_epoch, d->pid, (uint64_t)d->timestamp_ns,
 		(uint64_t)d->cause_seq, d->size);
-	for (i = 0; i < NR_DELTA_FLAGS; i++) {
-		if (!(d->flags & delta_flags[i].bit))
-			continue;
-		fprintf(f, "%s\"%s\"", sep, delta_flags[i].name);
-		sep = ",";
-	}
-	fprintf(f, "],\"runs\":[");
+	print_flags_json(f, d);
+	fprintf(f, ",\"runs\":[");
 	for (i = 0; i < d->nr_runs; i++) {
 		fprintf(f, "%s{\"offset\":%" PRIu32 ",\"len\":%" PRIu32
 			",\"data\":\"", i ? "," : "", run[i].offset,

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * mmsb-tool watch: print the delta stream of a bus as it comes.
+ * mmsb-tool watch: print the stream of a bus as it comes: deltas, page
+ * allocations and frees, overruns.
  *
  * The watcher's cursor starts where the bus's stream is when it attaches,
  * so it sees the records committed after that.  It tells on stderr when it
@@ -32,7 +33,7 @@ static int print_records(const void *buf, size_t len, bool json,
 	int ret = 0;
 
 	mmsb_record_iter_init(&it, buf, len);
-	while (*left && (ret = mmsb_record_next(&it, &d)) > 0) {
+	while (*left && (ret = tool_record_next(&it, &d)) > 0) {
 		if (json)
 			tool_print_record_json(stdout, d);
 		else
@@ -133,7 +134,7 @@ static int watch_run(int argc, char **argv)
 
 const struct tool_cmd cmd_watch = {
 	.name = "watch",
-	.summary = "print the bus's delta records as they are committed",
+	.summary = "print the bus's records (deltas, page allocs and frees) as they come",
 	.synopsis = "[-j] [-n COUNT]",
 	.options = "  -j, --json         one JSON object per record and line, every\n"
 		   "                     byte of every run as hex\n"
@@ -141,6 +142,7 @@ const struct tool_cmd cmd_watch = {
 		   "  -h, --help         this text\n\n"
 		   "Records committed from the moment watch attaches are shown; it says\n"
 		   "on stderr when that is.  An \"overrun\" record means the watcher fell\n"
-		   "behind and lost records; it counts towards COUNT.",
+		   "behind and lost records; it counts towards COUNT.  A record of a type\n"
+		   "this tool does not know is noted, skipped by its size, and counted.",
 	.run = watch_run,
 };

@@ -43,6 +43,7 @@ extern const struct tool_cmd cmd_bus;
 extern const struct tool_cmd cmd_alloc, cmd_free, cmd_write, cmd_commit,
 	cmd_cat;
 extern const struct tool_cmd cmd_watch;
+extern const struct tool_cmd cmd_snapshot, cmd_restore;
 extern const struct tool_cmd cmd_demo;
 
 /* Prints "mmsb-tool: <message>: <mmsb_strerror(err)>" to stderr; TOOL_FAIL. */
@@ -91,6 +92,13 @@ int tool_open_bus(const struct tool_cmd *cmd, const char *name,
 
 /* Prints the state and counters of @bus, called @name (mmsb-tool-info.c). */
 int tool_print_bus_info(struct mmsb_bus *bus, const char *name);
+
+/*
+ * mmsb_record_next(), except that a record of a type this tool does not
+ * know, whose size is sane, is returned for the printers to note rather
+ * than ending the walk with -EINVAL.
+ */
+int tool_record_next(struct mmsb_record_iter *it, const struct mmsb_delta **rec);
 
 /*
  * Records, as watch prints them (mmsb-tool-record.c).  The text form is

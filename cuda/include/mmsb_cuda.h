@@ -49,6 +49,10 @@ struct mmsb_apply_stats {
 	uint64_t runs;		/* their runs */
 	uint64_t bytes;		/* their payload bytes */
 	uint64_t overruns;	/* OVERRUN records met; each sets the resync flag */
+	uint64_t allocs;	/* PAGE_ALLOC records taken */
+	uint64_t frees;		/* PAGE_FREE records taken */
+	uint64_t skipped;	/* records of unknown types; each sets the
+				 * resync flag */
 	uint64_t consumed;	/* bytes of the buffer taken: up to the first
 				 * record refused, or all of it */
 };
@@ -91,13 +95,26 @@ struct mmsb_diff_page {
  * aligned, not written by anyone during the call) in order and stops at
  * the first one it refuses, returning why:
  *   any error of mmsb_delta_validate()	malformed, or a run past the page
- *   -ENOENT	the page is not in the mirror
+ *   -ENOENT	the page is not in the mirror, or was freed
  *   -ESTALE	base_epoch is not the page's epoch, or epoch is not one more
  *   -EINVAL	@buf is not 8-byte aligned
+ *   -ERANGE	a PAGE_ALLOC record's page_size is not the page's size
  * Records before it are applied; @st (may be NULL) says how far it got.
  * An OVERRUN record means records were lost: it sets the resync flag and
  * the apply goes on.  The records of a page that lost one will be refused
  * with -ESTALE until mmsb_cpu_mirror_load() gives the page new contents.
+ *
+ * Page lifecycle records:
+ *   PAGE_ALLOC	the page came to be, zero-filled at epoch 0: the mirror's
+ *		copy is zero-filled, and must be at epoch 0 (else -ESTALE).
+ *		Restored (MMSB_DELTA_RESTORED), it holds bytes the record
+ *		does not carry: the page takes the record's epoch, the
+ *		resync flag is set, and its records are refused with
+ *		-ESTALE until mmsb_cpu_mirror_load() gives it its bytes.
+ *   PAGE_FREE	the page is dropped: from then on every call, and every
+ *		record of it, finds no such page (-ENOENT).
+ * A record of a type this mirror does not know is skipped by its size and
+ * sets the resync flag: it may have changed pages.
  */
 struct mmsb_cpu_mirror;
 
@@ -113,7 +130,10 @@ int mmsb_cpu_mirror_load(struct mmsb_cpu_mirror *mirror, uint64_t page_id,
 /* The page's contents in the arena, and its epoch (either may be NULL). */
 int mmsb_cpu_mirror_page(struct mmsb_cpu_mirror *mirror, uint64_t page_id,
 			 void **addr, uint64_t *epoch);
-/* Set by an OVERRUN record; cleared only by mmsb_cpu_mirror_resynced(). */
+/*
+ * Set by an OVERRUN record, a restored PAGE_ALLOC or a record of unknown
+ * type; cleared only by mmsb_cpu_mirror_resynced().
+ */
 bool mmsb_cpu_mirror_need_resync(const struct mmsb_cpu_mirror *mirror);
 void mmsb_cpu_mirror_resynced(struct mmsb_cpu_mirror *mirror);
 

@@ -62,6 +62,8 @@ TEST(stream_records_keep_a_mirror_equal_to_the_page)
 		len = mmsb_read(f.bus, buf, sizeof(buf));
 		ASSERT_LT(0, len);
 		ASSERT_EQ(0, mmsb_cpu_mirror_apply(mirror, buf, len, &st));
+		/* The first read starts with the page's PAGE_ALLOC. */
+		ASSERT_EQ(round == 0, st.allocs);
 		ASSERT_EQ(1, st.records);
 		ASSERT_EQ(0, mmsb_cpu_mirror_page(mirror, f.id, &copy, &epoch));
 		ASSERT_EQ(round + 1, epoch);
@@ -100,7 +102,13 @@ TEST(diffed_records_submitted_make_the_page_equal_to_the_writer)
 	len = mmsb_read(f.bus, buf, sizeof(buf));
 	ASSERT_LT(0, len);
 	mmsb_record_iter_init(&it, buf, len);
+	/* The page's allocation comes first: the bus's first record. */
 	ASSERT_EQ(1, mmsb_record_next(&it, &d));
+	EXPECT_EQ(MMSB_REC_PAGE_ALLOC, d->type);
+	EXPECT_EQ(f.id, d->page_id);
+	EXPECT_EQ(1, d->seq);
+	ASSERT_EQ(1, mmsb_record_next(&it, &d));
+	EXPECT_EQ(MMSB_REC_DELTA, d->type);
 	EXPECT_EQ(MMSB_DELTA_SUBMITTED, d->flags);
 	EXPECT_EQ(1, d->epoch);
 

@@ -160,6 +160,27 @@ static inline struct mmsb_delta overrun_record(uint64_t seq, uint64_t lost)
 	return d;
 }
 
+/*
+ * A PAGE_ALLOC or PAGE_FREE record (@type) of page @page_id, @size bytes
+ * at @epoch, as the module emits it.
+ */
+static inline struct mmsb_delta page_record(uint16_t type, uint16_t flags,
+					    uint64_t page_id, uint64_t size,
+					    uint64_t epoch)
+{
+	struct mmsb_delta d = {
+		.size = sizeof(struct mmsb_delta),
+		.type = type,
+		.flags = flags,
+		.pid = 1234,
+		.page_id = page_id,
+		.epoch = epoch,
+		.page_size = size,
+	};
+
+	return d;
+}
+
 /* The first index where @a and @b differ, or @len. */
 static inline size_t first_difference(const void *a, const void *b,
 				      size_t len)

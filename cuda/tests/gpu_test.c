@@ -315,6 +315,42 @@ TEST(overrun_sets_resync_and_the_rest_applies)
 	EXPECT_FALSE(mmsb_gpu_mirror_need_resync(p.gpu));
 }
 
+TEST(lifecycle_records_match_cpu)
+{
+	static const uint64_t sizes[] = { 4097, MIB + 5 };
+	struct mmsb_delta alloc, gone, unknown = page_record(6, 0, 0, 0, 0);
+	uint8_t *junk = xzalloc_aligned(sizes[1]);
+	struct pair p;
+	int i;
+
+	NEED_GPU();
+	pair_create(&p, sizes, 2, &by_kernel);
+	/* Page 2 holds bytes at epoch 0 that its allocation clears. */
+	fill_random(junk, sizes[1]);
+	ASSERT_EQ(0, mmsb_cpu_mirror_load(p.cpu, p.pages[1].page_id, junk, 0));
+	ASSERT_EQ(0, mmsb_gpu_mirror_load(p.gpu, p.pages[1].page_id, junk, 0));
+	for (i = 0; i < 3; i++)
+		pair_change(&p, 0);
+	alloc = page_record(MMSB_REC_PAGE_ALLOC, 0, p.pages[1].page_id,
+			    sizes[1], 0);
+	stream_append(&p.stream, &alloc, sizeof(alloc));
+	for (i = 0; i < 3; i++)
+		pair_change(&p, 1);
+	stream_append(&p.stream, &unknown, sizeof(unknown));
+	pair_apply(&p);
+	pair_check(&p);
+	EXPECT_TRUE(mmsb_gpu_mirror_need_resync(p.gpu));
+	gone = page_record(MMSB_REC_PAGE_FREE, 0, p.pages[0].page_id,
+			   sizes[0], p.epoch[0]);
+	stream_append(&p.stream, &gone, sizeof(gone));
+	pair_apply(&p);
+	EXPECT_EQ(-ENOENT, mmsb_gpu_mirror_page(p.gpu, p.pages[0].page_id,
+						NULL, NULL));
+	EXPECT_EQ(-ENOENT, mmsb_gpu_mirror_read(p.gpu, p.pages[0].page_id,
+						NULL, NULL));
+	free(junk);
+}
+
 TEST(load_then_apply_then_read)
 {
 	const uint64_t size = 3 * MIB + 1;

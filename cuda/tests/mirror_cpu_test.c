@@ -2,9 +2,10 @@
 /*
  * Description: the host mirror (cuda/mirror_cpu.c), the reference the GPU
  * mirror is held to.  Its arena layout; streams of records made by the
- * module's own diff code rebuild every page byte for byte; and each
- * record it must refuse is refused with its documented errno, leaving the
- * records before it applied and the page untouched.
+ * module's own diff code rebuild every page byte for byte; page lifecycle
+ * records and records of unknown types are taken as mmsb_cuda.h says; and
+ * each record it must refuse is refused with its documented errno, leaving
+ * the records before it applied and the page untouched.
  */
 #include "../../selftests/harness.h"
 #include "cuda_test.h"
@@ -187,7 +188,7 @@ TEST(malformed_records_are_refused_as_validate_says)
 	EXPECT_EQ(-EMSGSIZE, mmsb_cpu_mirror_apply(f.m, d, 8, NULL));
 	EXPECT_EQ(-EINVAL, mmsb_cpu_mirror_apply(f.m, (uint8_t *)d + 4,
 						 d->size - 8, NULL));
-	d->type = 7;
+	d->type = 0;
 	EXPECT_EQ(-EINVAL, mmsb_cpu_mirror_apply(f.m, d, d->size, NULL));
 	d->type = MMSB_REC_DELTA;
 	/* A run past the end of its page, which is 4095 bytes. */
@@ -270,6 +271,163 @@ TEST(records_of_one_page_apply_in_order)
 	ASSERT_EQ(0, mmsb_cpu_mirror_apply(f.m, f.stream.buf, f.stream.len,
 					   NULL));
 	check_pages(&f);
+}
+
+/* Appends a PAGE_ALLOC or PAGE_FREE record to the fixture's stream. */
+static void lifecycle(struct fixture *f, uint16_t type, uint16_t flags, int i,
+		      uint64_t epoch)
+{
+	struct mmsb_delta d = page_record(type, flags, i + 1, page_sizes[i],
+					  epoch);
+
+	stream_append(&f->stream, &d, sizeof(d));
+}
+
+TEST(page_alloc_zero_fills_a_page_at_epoch_0)
+{
+	struct mmsb_apply_stats st;
+	struct fixture f;
+
+	setup(&f);
+	fill_random(f.truth[3], page_sizes[3]);
+	ASSERT_EQ(0, mmsb_cpu_mirror_load(f.m, 4, f.truth[3], 0));
+	memset(f.truth[3], 0, page_sizes[3]);
+	lifecycle(&f, MMSB_REC_PAGE_ALLOC, 0, 3, 0);
+	change(&f, 3, 4, 400);
+	ASSERT_EQ(0, mmsb_cpu_mirror_apply(f.m, f.stream.buf, f.stream.len,
+					   &st));
+	EXPECT_EQ(1, st.allocs);
+	EXPECT_EQ(1, st.records);
+	EXPECT_EQ(f.stream.len, st.consumed);
+	EXPECT_FALSE(mmsb_cpu_mirror_need_resync(f.m));
+	check_pages(&f);
+}
+
+TEST(page_alloc_past_epoch_0_or_of_another_size_is_refused)
+{
+	struct mmsb_apply_stats st;
+	struct mmsb_delta d;
+	struct fixture f;
+
+	setup(&f);
+	change(&f, 2, 2, 20);
+	ASSERT_EQ(0, mmsb_cpu_mirror_apply(f.m, f.stream.buf, f.stream.len,
+					   NULL));
+	d = page_record(MMSB_REC_PAGE_ALLOC, 0, 3, page_sizes[2], 0);
+	EXPECT_EQ(-ESTALE, mmsb_cpu_mirror_apply(f.m, &d, sizeof(d), &st));
+	EXPECT_EQ(0, st.consumed);
+	d = page_record(MMSB_REC_PAGE_ALLOC, 0, 2, page_sizes[1] + 1, 0);
+	EXPECT_EQ(-ERANGE, mmsb_cpu_mirror_apply(f.m, &d, sizeof(d), NULL));
+	d.flags = MMSB_DELTA_RESTORED;
+	EXPECT_EQ(-ERANGE, mmsb_cpu_mirror_apply(f.m, &d, sizeof(d), NULL));
+	d = page_record(MMSB_REC_PAGE_ALLOC, 0, NR_PAGES + 1, 1, 0);
+	EXPECT_EQ(-ENOENT, mmsb_cpu_mirror_apply(f.m, &d, sizeof(d), NULL));
+	EXPECT_FALSE(mmsb_cpu_mirror_need_resync(f.m));
+	check_pages(&f);
+}
+
+TEST(restored_page_is_refused_until_loaded)
+{
+	struct mmsb_apply_stats st;
+	struct fixture f;
+	uint8_t *at9, *next;
+	uint64_t epoch;
+	size_t delta;
+
+	setup(&f);
+	lifecycle(&f, MMSB_REC_PAGE_ALLOC, MMSB_DELTA_RESTORED, 1, 9);
+	ASSERT_EQ(0, mmsb_cpu_mirror_apply(f.m, f.stream.buf, f.stream.len,
+					   &st));
+	EXPECT_EQ(1, st.allocs);
+	EXPECT_EQ(0, st.records);
+	EXPECT_TRUE(mmsb_cpu_mirror_need_resync(f.m));
+	ASSERT_EQ(0, mmsb_cpu_mirror_page(f.m, 2, NULL, &epoch));
+	EXPECT_EQ(9, epoch);
+
+	/* Its next delta has the right epochs but no bytes to apply to. */
+	fill_random(f.truth[1], page_sizes[1]);
+	f.epoch[1] = 9;
+	at9 = xmalloc(page_sizes[1]);
+	memcpy(at9, f.truth[1], page_sizes[1]);
+	delta = f.stream.len;
+	change(&f, 1, 3, 30);
+	next = (uint8_t *)f.stream.buf + delta;
+	EXPECT_EQ(-ESTALE, mmsb_cpu_mirror_apply(f.m, next,
+						 f.stream.len - delta, NULL));
+	/* Given its bytes at epoch 9, as a snapshot would, it goes on. */
+	ASSERT_EQ(0, mmsb_cpu_mirror_load(f.m, 2, at9, 9));
+	mmsb_cpu_mirror_resynced(f.m);
+	ASSERT_EQ(0, mmsb_cpu_mirror_apply(f.m, next, f.stream.len - delta,
+					   &st));
+	EXPECT_EQ(1, st.records);
+	check_pages(&f);
+	free(at9);
+}
+
+TEST(page_free_drops_the_page)
+{
+	struct mmsb_apply_stats st;
+	struct mmsb_delta *d;
+	struct fixture f;
+	size_t free_at;
+	int i;
+
+	setup(&f);
+	change(&f, 2, 2, 20);
+	free_at = f.stream.len;
+	/* The mirror missed nothing, or much: the page goes all the same. */
+	lifecycle(&f, MMSB_REC_PAGE_FREE, 0, 2, 7);
+	change(&f, 0, 1, 1);
+	ASSERT_EQ(0, mmsb_cpu_mirror_apply(f.m, f.stream.buf, f.stream.len,
+					   &st));
+	EXPECT_EQ(1, st.frees);
+	EXPECT_EQ(2, st.records);
+	EXPECT_FALSE(mmsb_cpu_mirror_need_resync(f.m));
+	EXPECT_EQ(-ENOENT, mmsb_cpu_mirror_page(f.m, 3, NULL, NULL));
+	EXPECT_EQ(-ENOENT, mmsb_cpu_mirror_load(f.m, 3, f.truth[2], 1));
+	/* Every record of it now finds no page, a second free included. */
+	d = (struct mmsb_delta *)((uint8_t *)f.stream.buf + free_at);
+	EXPECT_EQ(-ENOENT, mmsb_cpu_mirror_apply(f.m, d, d->size, NULL));
+	d = f.stream.buf;
+	d->base_epoch = 1;
+	d->epoch = 2;
+	EXPECT_EQ(-ENOENT, mmsb_cpu_mirror_apply(f.m, d, d->size, NULL));
+	for (i = 0; i < NR_PAGES; i++) {
+		if (i == 2)
+			continue;
+		ASSERT_EQ(0, mmsb_cpu_mirror_page(f.m, i + 1, NULL, NULL));
+	}
+}
+
+TEST(unknown_types_are_skipped_by_size_and_set_resync)
+{
+	uint64_t rec[12] = { 0 };
+	struct mmsb_delta *u = (struct mmsb_delta *)rec;
+	struct mmsb_apply_stats st;
+	struct fixture f;
+
+	setup(&f);
+	/* A type from the future, with a body this code cannot read. */
+	*u = page_record(9, 0x8000, 77, 0, 0);
+	u->size = sizeof(rec);
+	rec[10] = rec[11] = ~0ULL;
+	stream_append(&f.stream, rec, sizeof(rec));
+	change(&f, 4, 3, 300);
+	ASSERT_EQ(0, mmsb_cpu_mirror_apply(f.m, f.stream.buf, f.stream.len,
+					   &st));
+	EXPECT_EQ(1, st.skipped);
+	EXPECT_EQ(1, st.records);
+	EXPECT_EQ(f.stream.len, st.consumed);
+	EXPECT_TRUE(mmsb_cpu_mirror_need_resync(f.m));
+	check_pages(&f);
+
+	/* Its size must still be whole records of the buffer. */
+	u->size = sizeof(rec) + 8;
+	EXPECT_EQ(-EMSGSIZE, mmsb_cpu_mirror_apply(f.m, rec, sizeof(rec), NULL));
+	u->size = sizeof(rec) - 4;
+	EXPECT_EQ(-EINVAL, mmsb_cpu_mirror_apply(f.m, rec, sizeof(rec), NULL));
+	u->size = 64;
+	EXPECT_EQ(-EINVAL, mmsb_cpu_mirror_apply(f.m, rec, sizeof(rec), NULL));
 }
 
 TEST_HARNESS_MAIN

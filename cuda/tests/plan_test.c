@@ -117,6 +117,11 @@ static int emu_stage(void *ctx, const struct mirror_page *page,
 	uint64_t need;
 	uint8_t *buf;
 
+	/* As mirror.cu does: the batch being packed has no run of it. */
+	if (d->type == MMSB_REC_PAGE_ALLOC) {
+		memset(e->arena + page->offset, 0, page->size);
+		return 0;
+	}
 	if (pk->nr_runs && (pack_conflicts(pk, idx, d) ||
 			    pk->work_len + d->payload_len > e->batch_bytes))
 		emu_submit(e);
@@ -154,7 +159,7 @@ static int emu_apply(struct emu_mirror *e, const void *buf, size_t len,
 	return ret;
 }
 
-/* Every page of @e equals the CPU mirror's, epochs too. */
+/* Every page of @e equals the CPU mirror's, epochs too, or both freed it. */
 static void check_same_pages(struct emu_mirror *e, struct mmsb_cpu_mirror *m)
 {
 	unsigned int i;
@@ -164,6 +169,11 @@ static void check_same_pages(struct emu_mirror *e, struct mmsb_cpu_mirror *m)
 	for (i = 0; i < e->table.nr; i++) {
 		const struct mirror_page *p = &e->table.page[i];
 
+		if (p->freed) {
+			EXPECT_EQ(-ENOENT, mmsb_cpu_mirror_page(m, p->page_id,
+								NULL, NULL));
+			continue;
+		}
 		ASSERT_EQ(0, mmsb_cpu_mirror_page(m, p->page_id, &addr,
 						  &epoch));
 		EXPECT_EQ(epoch, p->epoch);
@@ -580,6 +590,61 @@ TEST(emulated_apply_refuses_as_cpu_and_applies_what_came_before)
 						 &st_cpu));
 	EXPECT_EQ(-ENOENT, emu_apply(&e, stream.buf, stream.len, &st_emu));
 	EXPECT_EQ(0, memcmp(&st_cpu, &st_emu, sizeof(st_cpu)));
+	check_same_pages(&e, m);
+}
+
+/*
+ * Lifecycle records between the deltas of one batch: the zero-fill of an
+ * allocated page lands in order with the runs packed around it, a freed
+ * page drops out, and an unknown type is skipped, as on the CPU.
+ */
+TEST(emulated_apply_of_lifecycle_records_matches_cpu)
+{
+	static const uint64_t sizes[] = { 4097, 70001 };
+	struct mmsb_mirror_page pages[2] = {
+		{ 1, sizes[0], 0 }, { 2, sizes[1], 0 },
+	};
+	struct mmsb_delta alloc = page_record(MMSB_REC_PAGE_ALLOC, 0, 2,
+					      sizes[1], 0);
+	struct mmsb_delta gone = page_record(MMSB_REC_PAGE_FREE, 0, 1,
+					     sizes[0], 0);
+	struct mmsb_delta unknown = page_record(5, 0, 2, 0, 0);
+	struct mmsb_apply_stats st_cpu, st_emu;
+	struct mmsb_record_buf stream = { 0 };
+	uint8_t *truth[2], *junk;
+	struct mmsb_cpu_mirror *m;
+	struct emu_mirror e;
+	uint64_t epoch[2] = { 0 };
+	int i;
+
+	ASSERT_EQ(0, mmsb_cpu_mirror_create(&m, pages, 2));
+	emu_create(&e, pages, 2, UINT64_MAX);
+	/* Page 2 holds bytes at epoch 0 that its allocation clears. */
+	junk = xaligned(sizes[1]);
+	fill_random(junk, sizes[1]);
+	ASSERT_EQ(0, mmsb_cpu_mirror_load(m, 2, junk, 0));
+	memcpy(e.arena + e.table.page[1].offset, junk, sizes[1]);
+	for (i = 0; i < 2; i++)
+		truth[i] = calloc(1, sizes[i]);
+	for (i = 0; i < 3; i++)
+		stream_change(&stream, truth[0], sizes[0], 1, &epoch[0], 5, 500);
+	stream_append(&stream, &alloc, sizeof(alloc));
+	for (i = 0; i < 3; i++)
+		stream_change(&stream, truth[1], sizes[1], 2, &epoch[1], 9, 900);
+	stream_append(&stream, &unknown, sizeof(unknown));
+	gone.epoch = epoch[0];
+	stream_append(&stream, &gone, sizeof(gone));
+	ASSERT_EQ(0, mmsb_cpu_mirror_apply(m, stream.buf, stream.len,
+					   &st_cpu));
+	ASSERT_EQ(0, emu_apply(&e, stream.buf, stream.len, &st_emu));
+	EXPECT_EQ(0, memcmp(&st_cpu, &st_emu, sizeof(st_cpu)));
+	EXPECT_EQ(1, st_cpu.allocs);
+	EXPECT_EQ(1, st_cpu.frees);
+	EXPECT_EQ(1, st_cpu.skipped);
+	EXPECT_EQ(6, st_cpu.records);
+	EXPECT_TRUE(e.table.page[0].freed);
+	EXPECT_SAME_BYTES(truth[1], e.arena + e.table.page[1].offset,
+			  sizes[1], "emulated page 2");
 	check_same_pages(&e, m);
 }
 

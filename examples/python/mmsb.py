@@ -11,9 +11,9 @@ include/uapi/linux/mmsb.h and Documentation/delta-format.md.
         page = bus.alloc(4096)
         mem = bus.map(page)
         mem[100:105] = b"hello"          # plain stores, captured
-        bus.commit(page)                 # one record: 5 bytes at 100
-        for rec in bus.read():
-            print(rec.seq, rec.page_id, rec.runs)
+        bus.commit(page)                 # a record: 5 bytes at 100
+        for rec in bus.read():           # the page's PAGE_ALLOC, then it
+            print(rec.seq, rec.type, rec.page_id, rec.runs)
 
 Run this file to see that happen.
 """
@@ -34,6 +34,7 @@ CHUNK_SIZE = 4096
 FEAT_CAPTURE = 1 << 0
 FEAT_STREAM = 1 << 1
 FEAT_SUBMIT = 1 << 2
+FEAT_SNAPSHOT = 1 << 3
 
 ATTACH_CREATE = 1 << 0
 ATTACH_EXCL = 1 << 1
@@ -41,10 +42,13 @@ COMMIT_ALL = 1 << 0
 
 REC_DELTA = 1
 REC_OVERRUN = 2
+REC_PAGE_ALLOC = 3
+REC_PAGE_FREE = 4
 DELTA_CAPTURED = 1 << 0
 DELTA_SUBMITTED = 1 << 1
 DELTA_FULL = 1 << 2
 DELTA_CHECK_BASE = 1 << 3
+DELTA_RESTORED = 1 << 4
 DELTA_ALIGN = 8
 
 # The ioctl argument structs, little-endian as on x86-64, the only
@@ -84,9 +88,14 @@ BusInfo = namedtuple("BusInfo", "bus_id last_seq nr_pages bytes ring_size "
                      "overruns attached")
 Commit = namedtuple("Commit", "nr_records first_seq last_seq")
 # runs: [(offset, new bytes)], in page order.  For an OVERRUN record, lost
-# is the number of records lost from seq on, and epoch is None.
+# is the number of records lost from seq on, and epoch is None.  A
+# PAGE_ALLOC or PAGE_FREE record has the page's epoch and page_size, and
+# base_epoch None; page_size is None in the others.  A PAGE_ALLOC flagged
+# DELTA_RESTORED is a page restored with bytes the record does not carry.
 Record = namedtuple("Record", "type flags pid seq page_id epoch base_epoch "
-                    "lost timestamp_ns cause_seq size runs")
+                    "lost timestamp_ns cause_seq size runs page_size")
+LIFECYCLE = (REC_PAGE_ALLOC, REC_PAGE_FREE)
+KNOWN_TYPES = (REC_DELTA, REC_OVERRUN) + LIFECYCLE
 
 
 def _ioctl(fd, request, packed):
@@ -119,7 +128,12 @@ def version(device=DEVICE):
 
 
 def decode(buf):
-    """Decodes the whole records in @buf (what one read(2) returned)."""
+    """Decodes the whole records in @buf (what one read(2) returned).
+
+    A record of a type this module does not know is skipped by its size,
+    as every type allows (delta-format.md, "Skipping").  Such a record may
+    have changed pages: this example keeps no copies of pages, but a reader
+    that does would have to reload them."""
     records = []
     pos = 0
     while pos < len(buf):
@@ -129,6 +143,9 @@ def decode(buf):
          timestamp_ns, cause_seq, payload_len) = DELTA.unpack_from(buf, pos)
         if size % DELTA_ALIGN or size < DELTA.size or size > len(buf) - pos:
             raise ValueError("bad record size %d at byte %d" % (size, pos))
+        if rtype not in KNOWN_TYPES:
+            pos += size
+            continue
         runs = []
         data = pos + DELTA.size + nr_runs * RUN.size
         for i in range(nr_runs):
@@ -138,12 +155,16 @@ def decode(buf):
         if data - (pos + DELTA.size + nr_runs * RUN.size) != payload_len:
             raise ValueError("runs do not add up to payload_len at byte %d" % pos)
         overrun = rtype == REC_OVERRUN
+        lifecycle = rtype in LIFECYCLE
         records.append(Record(rtype, flags, pid, seq, page_id,
-                              None if overrun else epoch, base_epoch,
+                              None if overrun else epoch,
+                              None if lifecycle else base_epoch,
                               epoch if overrun else 0, timestamp_ns,
-                              cause_seq, size, runs))
+                              cause_seq, size, runs,
+                              base_epoch if lifecycle else None))
         pos += size
     return records
+
 
 
 class Bus:
@@ -267,6 +288,10 @@ def main():
         c = bus.commit(page)
         print("commit: %d record(s), seq %d" % (c.nr_records, c.first_seq))
         for rec in bus.read():
+            if rec.type == REC_PAGE_ALLOC:
+                print("record seq %d page %d allocated, %d bytes at epoch %d"
+                      % (rec.seq, rec.page_id, rec.page_size, rec.epoch))
+                continue
             print("record seq %d page %d epoch %d->%d pid %d runs %r"
                   % (rec.seq, rec.page_id, rec.base_epoch, rec.epoch,
                      rec.pid, rec.runs))

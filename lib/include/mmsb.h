@@ -125,6 +125,63 @@ int mmsb_commit_all(struct mmsb_bus *bus, uint64_t cause_seq,
 		    uint64_t *first_seq);
 
 /*
+ * The pages of a bus as they were just after record @seq, taken by
+ * mmsb_snapshot() in one allocation; free it with mmsb_snap_free().
+ */
+struct mmsb_snap {
+	uint64_t seq;			/* last record included, 0 if none */
+	uint64_t bus_id;		/* the bus's id (BUS_INFO), 0 if unknown */
+	unsigned int nr_pages;
+	struct mmsb_snapshot_page *pages; /* id, size, epoch, offset in @bytes */
+	void *bytes;			/* page i at bytes + pages[i].offset */
+	size_t bytes_len;
+};
+
+/*
+ * Takes the bytes and epochs of the pages @ids (or, with @nr_ids 0, of
+ * every page, ascending) at one sequence, while others go on storing and
+ * committing; their uncommitted stores are committed first.  The records
+ * after (*@snap)->seq, applied to it, give every later state.
+ */
+int mmsb_snapshot(struct mmsb_bus *bus, const uint64_t *ids,
+		  unsigned int nr_ids, struct mmsb_snap **snap);
+
+void mmsb_snap_free(struct mmsb_snap *snap);
+
+/*
+ * Creates page @page_id of @size bytes at @epoch holding @data (NULL: zero
+ * filled), as it was in a snapshot; only the bus's owner may, and only
+ * with an id above every id the bus has used (else -EEXIST) and below
+ * UINT64_MAX (else -EINVAL).
+ */
+int mmsb_page_restore(struct mmsb_bus *bus, uint64_t page_id, uint64_t size,
+		      uint64_t epoch, const void *data);
+
+/*
+ * Writes @snap to @fd in one pass, no seek (a pipe will do), in the format
+ * of Documentation/snapshot-format.md, pages by ascending id.  -EINVAL: a
+ * page id is 0 or repeated, a size is 0, or bytes lie outside the buffer.
+ */
+int mmsb_snap_save(const struct mmsb_snap *snap, int fd);
+
+/*
+ * Reads a snapshot that mmsb_snap_save() wrote, and nothing after it.
+ * -EBADMSG: not a snapshot, or damaged or cut short; -EPROTONOSUPPORT: a
+ * format version this library does not read.  *@snap is always set, to
+ * be freed with mmsb_snap_free(): NULL on failure, except that a damaged
+ * page leaves the pages before it, (*@snap)->nr_pages of them, and in
+ * pages[nr_pages] what is known of the damaged one (page_id 0 if its
+ * entry itself is unreadable).
+ */
+int mmsb_snap_load(int fd, struct mmsb_snap **snap);
+
+/*
+ * Restores every page of @snap with mmsb_page_restore(), by ascending id,
+ * stopping at the first failure (the pages before it stay).
+ */
+int mmsb_snap_restore(struct mmsb_bus *bus, const struct mmsb_snap *snap);
+
+/*
  * Reads whole records into @buf.  Blocks until one is readable unless the
  * bus was opened MMSB_OPEN_NONBLOCK (then -EAGAIN).  -EMSGSIZE: @len is too
  * small for the next record (mmsb_next_record_size() tells its size).

@@ -34,7 +34,25 @@
  * record is either a store some process committed, or the record of a child
  * the engine recomputed, whose cause_seq goes on further up: following
  * cause_seq from any record the engine made leads back to the commit of
- * plain stores that started it.
+ * plain stores, or the PAGE_ALLOC record of a restored page, that started
+ * it.
+ *
+ * Page lifecycle.  The PAGE_ALLOC record of a page that is a node changes
+ * nothing: the page is zero-filled at epoch 0 and no child ran from it
+ * yet.  A restored page (MMSB_DELTA_RESTORED) holds bytes of its own, so
+ * its children are recomputed, with that record as cause.  A PAGE_FREE
+ * record of a node marks it freed: the engine unmaps its handle's mapping
+ * of the page (touching it would raise SIGBUS), and from then on neither
+ * the page nor any child with it as a data parent is recomputed: each is
+ * listed in the wave's errors with -ENOENT whenever it would run, the
+ * free's own wave included.  Notify children are told of the free as of a
+ * change.  The edges stay until removed.  A page freed while a wave runs,
+ * before the engine read its record, can still fault: remove a page's
+ * edges before freeing it.
+ *
+ * Records of a type this library does not know are skipped by their size;
+ * since one may have moved pages, the engine then checks epochs as it does
+ * after lost records, below.
  *
  * Records the engine made itself.  The engine remembers, per node, the
  * sequence of the newest record of that page it knows of: one read from the
@@ -50,7 +68,8 @@
  * Lost records.  When the engine's reader fell behind and the ring
  * overwrote records (an OVERRUN record), the engine compares every node's
  * epoch with the module's and treats each page whose epoch moved as
- * changed, with the last lost sequence as the cause.
+ * changed, and each page that is gone as freed, with the last lost
+ * sequence as the cause.
  *
  * Determinism.  The order of a wave depends on the graph's order, which
  * depends on the order of the calls that built it.  The same calls and the
@@ -134,7 +153,7 @@ struct mmsb_wave_error {
 
 /* What one wave did. */
 struct mmsb_wave_result {
-	uint64_t records;	/* records in the batch */
+	uint64_t records;	/* records in the batch, of every type */
 	uint64_t known;		/* of them, already accounted for: ignored */
 	uint64_t changed;	/* news of graph pages: records, and pages
 				 * whose epoch moved in lost ones */

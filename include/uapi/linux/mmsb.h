@@ -58,6 +58,11 @@ struct mmsb_version {
  * (Documentation/uapi.md, "Submission").
  */
 #define MMSB_FEAT_SUBMIT	(1ULL << 2)
+/*
+ * The stream carries MMSB_REC_PAGE_ALLOC and MMSB_REC_PAGE_FREE records,
+ * and MMSB_IOC_SNAPSHOT and MMSB_IOC_PAGE_RESTORE exist.
+ */
+#define MMSB_FEAT_SNAPSHOT	(1ULL << 3)
 
 /* mmsb_attach.flags */
 /* Create the bus if no bus of that name exists. */
@@ -107,6 +112,23 @@ struct mmsb_page_alloc {
 struct mmsb_page_free {
 	__u64 page_id;		/* in */
 	__u64 flags;		/* in: none defined yet, must be 0 */
+};
+
+/*
+ * MMSB_IOC_PAGE_RESTORE: create a page with a chosen id, epoch and bytes,
+ * as it was on another bus (a snapshot), so that later records of that bus
+ * apply with their epochs.  Only the bus's owner may restore.  The page is
+ * otherwise like an allocated one, and its MMSB_REC_PAGE_ALLOC record is
+ * flagged MMSB_DELTA_RESTORED.
+ */
+struct mmsb_page_restore {
+	__u64 page_id;		/* in: above every id the bus has used */
+	__u64 size;		/* in: bytes, as for MMSB_IOC_PAGE_ALLOC */
+	__u64 epoch;		/* in: the page's epoch */
+	__u64 data;		/* in: user pointer to @size bytes, or 0 for a
+				 * zero-filled page */
+	__u64 flags;		/* in: none defined yet, must be 0 */
+	__u64 mmap_offset;	/* out: offset for mmap(2) */
 };
 
 /* MMSB_IOC_PAGE_INFO: the state and counters of one page. */
@@ -186,10 +208,44 @@ struct mmsb_bus_info {
  * how big a buffer read(2) needs for the next record.
  */
 struct mmsb_stream_info {
-	__u64 next_seq;		/* out: sequence the next delta record will have */
+	__u64 next_seq;		/* out: sequence of the next record but OVERRUN */
 	__u64 next_size;	/* out: bytes of the next record, 0 if none yet */
 	__u64 pending_bytes;	/* out: bytes readable now without blocking */
 	__u64 lost;		/* out: records this reader lost so far */
+};
+
+/* mmsb_snapshot.flags */
+/* Every live page of the bus, by ascending id: @pages' ids are out. */
+#define MMSB_SNAPSHOT_ALL	(1ULL << 0)
+#define MMSB_SNAPSHOT_FLAGS_ALL	MMSB_SNAPSHOT_ALL
+
+/* One page of a snapshot. */
+struct mmsb_snapshot_page {
+	__u64 page_id;		/* in, or out with MMSB_SNAPSHOT_ALL */
+	__u64 size;		/* out: bytes */
+	__u64 epoch;		/* out: the page's epoch as of mmsb_snapshot.seq */
+	__u64 offset;		/* out: where its bytes start in mmsb_snapshot.buf */
+};
+
+/*
+ * MMSB_IOC_SNAPSHOT: the bytes and epochs of some or all pages of the bus
+ * as they were just after record @seq, while other files go on storing and
+ * committing.  Uncommitted stores to those pages are committed first.  The
+ * bytes of the pages go to @buf back to back, each page at an 8-byte
+ * aligned offset.  Returns @nr_out.
+ */
+struct mmsb_snapshot {
+	__u64 pages;		/* in: user pointer to
+				 * struct mmsb_snapshot_page[@nr_pages] */
+	__u32 nr_pages;		/* in: pages named, or room for them with
+				 * MMSB_SNAPSHOT_ALL */
+	__u32 nr_out;		/* out: pages taken */
+	__u64 flags;		/* in: MMSB_SNAPSHOT_* */
+	__u64 buf;		/* in: user pointer for the pages' bytes */
+	__u64 buf_len;		/* in: bytes at @buf */
+	__u64 bytes_out;	/* out: bytes of @buf used, padding included */
+	__u64 seq;		/* out: the last record the snapshot includes,
+				 * 0 if the bus has none */
 };
 
 #define MMSB_IOC_VERSION	_IOR(MMSB_IOC_MAGIC, 0x00, struct mmsb_version)
@@ -199,8 +255,10 @@ struct mmsb_stream_info {
 #define MMSB_IOC_PAGE_FREE	_IOW(MMSB_IOC_MAGIC, 0x11, struct mmsb_page_free)
 #define MMSB_IOC_PAGE_INFO	_IOWR(MMSB_IOC_MAGIC, 0x12, struct mmsb_page_info)
 #define MMSB_IOC_PAGE_LIST	_IOWR(MMSB_IOC_MAGIC, 0x13, struct mmsb_page_list)
+#define MMSB_IOC_PAGE_RESTORE	_IOWR(MMSB_IOC_MAGIC, 0x14, struct mmsb_page_restore)
 #define MMSB_IOC_COMMIT		_IOWR(MMSB_IOC_MAGIC, 0x20, struct mmsb_commit)
 #define MMSB_IOC_STREAM_INFO	_IOR(MMSB_IOC_MAGIC, 0x30, struct mmsb_stream_info)
+#define MMSB_IOC_SNAPSHOT	_IOWR(MMSB_IOC_MAGIC, 0x40, struct mmsb_snapshot)
 
 /*
  * Delta records.
@@ -209,6 +267,8 @@ struct mmsb_stream_info {
  * offset and neither overlapping nor touching, then the runs' new bytes
  * back to back (@payload_len bytes in all), then zero padding up to @size,
  * a multiple of 8.  The stream, submission and the log share this format.
+ * Every record, of any type, starts with @size and @type: a reader skips
+ * @size bytes of a type it does not know.
  */
 enum mmsb_record_type {
 	/* Starts above zero so that zeroed memory is never a valid record. */
@@ -220,6 +280,14 @@ enum mmsb_record_type {
 	 * larger than the ring and lost for every reader.  No runs.
 	 */
 	MMSB_REC_OVERRUN = 2,
+	/*
+	 * Page @page_id came to be, @page_size bytes at epoch @epoch:
+	 * allocated, zero-filled at epoch 0, or restored (flagged
+	 * MMSB_DELTA_RESTORED) with the bytes and epoch it was given.  No runs.
+	 */
+	MMSB_REC_PAGE_ALLOC = 3,
+	/* Page @page_id, @page_size bytes, was freed at epoch @epoch.  No runs. */
+	MMSB_REC_PAGE_FREE = 4,
 };
 
 /* mmsb_delta.flags */
@@ -235,8 +303,11 @@ enum mmsb_record_type {
 #define MMSB_DELTA_FULL		(1U << 2)
 /* On submission: refuse with ESTALE unless the page's epoch is @base_epoch. */
 #define MMSB_DELTA_CHECK_BASE	(1U << 3)
+/* A PAGE_ALLOC record made by MMSB_IOC_PAGE_RESTORE. */
+#define MMSB_DELTA_RESTORED	(1U << 4)
 #define MMSB_DELTA_FLAGS_ALL	(MMSB_DELTA_CAPTURED | MMSB_DELTA_SUBMITTED | \
-				 MMSB_DELTA_FULL | MMSB_DELTA_CHECK_BASE)
+				 MMSB_DELTA_FULL | MMSB_DELTA_CHECK_BASE | \
+				 MMSB_DELTA_RESTORED)
 
 struct mmsb_delta {
 	__u32 size;		/* bytes of the whole record, a multiple of 8 */
@@ -247,10 +318,14 @@ struct mmsb_delta {
 	__u64 seq;		/* bus-wide sequence, from 1, no gaps */
 	__u64 page_id;
 	union {
-		__u64 epoch;	/* DELTA: the page's epoch after this delta */
+		__u64 epoch;	/* DELTA: the page's epoch after this delta;
+				 * PAGE_ALLOC, PAGE_FREE: the page's epoch */
 		__u64 lost;	/* OVERRUN: records lost */
 	};
-	__u64 base_epoch;	/* the page's epoch before this delta */
+	union {
+		__u64 base_epoch; /* DELTA: the page's epoch before it */
+		__u64 page_size;  /* PAGE_ALLOC, PAGE_FREE: the page's bytes */
+	};
 	__u64 timestamp_ns;	/* CLOCK_REALTIME when the record was made */
 	__u64 cause_seq;	/* the record that caused this one, 0 if none */
 	__u64 payload_len;	/* bytes of run data after the run table */
