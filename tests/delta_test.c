@@ -9,7 +9,7 @@
  * Every buffer is allocated at its exact size, so that the sanitizer build
  * catches any access past an end.  Random cases use a fixed seed.
  */
-#include "../selftests/harness.h"
+#include "test_util.h"
 
 #include <stddef.h>
 
@@ -22,18 +22,7 @@ static uint64_t rng_state = 0x6d6d736264656c74ULL;
 
 static uint32_t rng(void)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state >> 32;
-}
-
-static void *xmalloc(size_t len)
-{
-	void *p = malloc(len ? len : 1);
-
-	ASSERT_TRUE(p);
-	return p;
+	return xorshift_next(&rng_state);
 }
 
 static void fill_random(uint8_t *p, size_t len)

@@ -10,7 +10,7 @@
  *
  * Random cases use a fixed seed.
  */
-#include "../selftests/harness.h"
+#include "test_util.h"
 
 #include "mmsb_graph.h"
 
@@ -22,10 +22,7 @@ static uint64_t rng_state = 0x6772617068746573ULL;
 
 static uint32_t rng(void)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state >> 32;
+	return xorshift_next(&rng_state);
 }
 
 static struct mmsb_graph *new_graph(void)

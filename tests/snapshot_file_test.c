@@ -14,7 +14,7 @@
  * Every buffer is allocated at its exact size, so that the sanitizer build
  * catches any access past an end.  Random cases use a fixed seed.
  */
-#include "../selftests/harness.h"
+#include "test_util.h"
 
 #include <endian.h>
 
@@ -25,18 +25,7 @@ static uint64_t rng_state = 0x736e617066696c65ULL;
 
 static uint32_t rng(void)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state >> 32;
-}
-
-static void *xmalloc(size_t len)
-{
-	void *p = malloc(len ? len : 1);
-
-	ASSERT_TRUE(p);
-	return p;
+	return xorshift_next(&rng_state);
 }
 
 static void fill_random(void *buf, size_t len)
