@@ -11,7 +11,6 @@
  * The reader never reads past the snapshot's last byte, which the header
  * tells, so whatever follows it in a stream is left for the caller.
  */
-#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,8 @@
 
 #include "backend.h"
 #include "crc32c.h"
+#include "le.h"
+#include "snapshot_file.h"
 
 #define SNAP_MAGIC		"MMSBSNAP"
 #define SNAP_MAGIC_LEN		8
@@ -55,34 +56,6 @@
 static uint64_t pad8(uint64_t size)
 {
 	return (size + SNAP_ALIGN - 1) & ~(uint64_t)(SNAP_ALIGN - 1);
-}
-
-static void put_le32(unsigned char *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static void put_le64(unsigned char *p, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static uint32_t get_le32(const unsigned char *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le32toh(v);
-}
-
-static uint64_t get_le64(const unsigned char *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le64toh(v);
 }
 
 /* The CRC of a header or entry of @len bytes, stored in its last 4. */
@@ -143,13 +116,16 @@ invalid:
 
 /* Writing: a buffer of small pieces, large ones written straight. */
 struct snap_writer {
-	int fd;
+	snap_sink_fn sink;
+	void *ctx;
 	size_t len;
 	unsigned char buf[SNAP_BUF_SIZE];
 };
 
-static int write_all(int fd, const unsigned char *p, size_t len)
+static int write_all(void *ctx, const void *buf, size_t len)
 {
+	const unsigned char *p = buf;
+	int fd = *(int *)ctx;
 	ssize_t n;
 
 	while (len) {
@@ -166,7 +142,7 @@ static int write_all(int fd, const unsigned char *p, size_t len)
 
 static int wr_flush(struct snap_writer *w)
 {
-	int ret = write_all(w->fd, w->buf, w->len);
+	int ret = w->sink(w->ctx, w->buf, w->len);
 
 	w->len = 0;
 	return ret;
@@ -182,7 +158,7 @@ static int wr_bytes(struct snap_writer *w, const void *p, size_t len)
 			return ret;
 	}
 	if (len >= sizeof(w->buf))
-		return write_all(w->fd, p, len);
+		return w->sink(w->ctx, p, len);
 	memcpy(w->buf + w->len, p, len);
 	w->len += len;
 	return 0;
@@ -212,8 +188,8 @@ static int write_page(struct snap_writer *w, const struct mmsb_snap *snap,
 	return ret;
 }
 
-MMSB_EXPORT
-int mmsb_snap_save(const struct mmsb_snap *snap, int fd)
+int mmsb_snap_encode(const struct mmsb_snap *snap, snap_sink_fn sink,
+		     void *ctx, struct snap_encoded *out)
 {
 	const struct mmsb_snapshot_page **order;
 	struct snap_writer *w;
@@ -229,7 +205,8 @@ int mmsb_snap_save(const struct mmsb_snap *snap, int fd)
 		free(order);
 		return -ENOMEM;
 	}
-	w->fd = fd;
+	w->sink = sink;
+	w->ctx = ctx;
 	w->len = 0;
 	for (i = 0; i < snap->nr_pages; i++)
 		data_bytes += pad8(order[i]->size);
@@ -245,6 +222,11 @@ int mmsb_snap_save(const struct mmsb_snap *snap, int fd)
 	put_le64(w->buf + HDR_DATA_BYTES, data_bytes);
 	put_le64(w->buf + HDR_BUS_ID, snap->bus_id);
 	seal(w->buf, SNAP_HEADER_SIZE);
+	if (out) {
+		out->bytes = SNAP_HEADER_SIZE +
+			(uint64_t)snap->nr_pages * SNAP_ENTRY_SIZE + data_bytes;
+		out->header_crc = get_le32(w->buf + SNAP_HEADER_SIZE - 4);
+	}
 	w->len = SNAP_HEADER_SIZE;
 
 	for (i = 0; !ret && i < snap->nr_pages; i++)
@@ -254,6 +236,12 @@ int mmsb_snap_save(const struct mmsb_snap *snap, int fd)
 	free(w);
 	free(order);
 	return ret;
+}
+
+MMSB_EXPORT
+int mmsb_snap_save(const struct mmsb_snap *snap, int fd)
+{
+	return mmsb_snap_encode(snap, write_all, &fd, NULL);
 }
 
 /*

@@ -31,3 +31,20 @@ $(LOCAL_LIB_TESTS): build/tests/local-%: build/selftests/% tests/local.mk
 HOST_TESTS += $(LOCAL_TESTS) $(LOCAL_LIB_TESTS)
 VM_TESTS += $(LOCAL_TESTS) $(LOCAL_LIB_TESTS)
 USER_BINS += $(LOCAL_TESTS) $(LOCAL_LIB_TESTS)
+
+# The kill -9 test of the log's recorder (tests/log_kill.c) runs on
+# whichever backend the library picks: the local one on the host, the
+# device in the guest, where it also resumes one log across every kill.
+# In the guest it runs as root only: it takes a minute or two under TCG,
+# and what it tests, the log, is the same for every user.
+LOG_KILL_TEST := build/tests/log_kill
+
+$(LOG_KILL_TEST): tests/log_kill.c tests/log_util.h tests/test_util.h \
+	selftests/lib_util.h selftests/poll_util.h selftests/harness.h \
+	build/lib/libmmsb.a
+$(LOG_KILL_TEST): CFLAGS += -Ilib/include -Iselftests
+$(LOG_KILL_TEST): LDLIBS += -luring -pthread
+
+HOST_TESTS += $(LOG_KILL_TEST)
+VM_ROOT_TESTS += $(LOG_KILL_TEST)
+USER_BINS += $(LOG_KILL_TEST)

@@ -436,6 +436,13 @@ static void shadow_catch_up(struct shadow *sh, struct lib_stream *ls,
 #define BUSY_PAGES	4
 #define BUSY_WRITERS	2
 #define BUSY_ROUNDS	3400
+/*
+ * A kernel built for debugging (KASAN, lockdep) runs the rounds ten times
+ * slower: past this many seconds the test stops once it has this many
+ * rounds, well inside the harness's timeout.
+ */
+#define BUSY_SECONDS	10
+#define BUSY_MIN_ROUNDS	100
 /* Single-byte stores all over a page, in one operation. */
 #define BUSY_SCATTER	512
 
@@ -672,6 +679,7 @@ CAPTURE_TEST(snapshot_plus_later_records_equals_live_pages)
 	struct shadow sh = {}, mirror = { .all = true };
 	struct mmsb_bus *mirror_bus;
 	uint64_t seed = now_ns() | 1;
+	uint64_t deadline = now_ns() + BUSY_SECONDS * 1000000000ULL;
 	unsigned int i, round, raced = 0;
 
 	ASSERT_NE(NULL, ls);
@@ -692,7 +700,8 @@ CAPTURE_TEST(snapshot_plus_later_records_equals_live_pages)
 		ASSERT_EQ(0, pthread_create(&t[i], NULL, busy_writer, &w[i]));
 	}
 
-	for (round = 0; round < BUSY_ROUNDS; round++) {
+	for (round = 0; round < BUSY_ROUNDS &&
+	     (round < BUSY_MIN_ROUNDS || now_ns() < deadline); round++) {
 		struct mmsb_bus *reader;
 		struct mmsb_snap *snap;
 		unsigned long done;

@@ -7,7 +7,10 @@
 # the bus is gone at the end.  info names the local backend and its limits
 # where there is no /dev/mmsb.  restore checks a snapshot file before it
 # attaches to any bus, so a missing, damaged, cut or foreign file is
-# refused here too, with the damaged page named.  (snapshot and restore
+# refused here too, with the damaged page named.  log's usage errors exit
+# 2; log record without the module fails and makes no log; log status,
+# verify and dump refuse a missing log, and one whose segment header is
+# damaged, naming the segment.  (snapshot, restore and log record
 # themselves need the device, as every command but demo --local does:
 # tools/mmsb-tool-test.sh.)  Runs on the host (make check) as whoever runs
 # it, and in the VM as root and as nobody.
@@ -45,7 +48,7 @@ has() {
 }
 
 echo "TAP version 13"
-echo "1..14"
+echo "1..26"
 
 timeout 30 "$tool" demo --local >"$work/demo" 2>&1
 status=$?
@@ -110,6 +113,65 @@ refused restore-names-the-cut-page "damaged: the entry of page 2 of the file" \
 	"$work/cut"
 refused restore-of-a-foreign-file-fails 'is not an MMSB snapshot' \
 	"${BASH_SOURCE[0]}"
+
+# expect NAME STATUS PATTERN COMMAND...: COMMAND exits with STATUS and its
+# stdout and stderr together match the extended regex PATTERN.
+expect() {
+	local name=$1 want=$2 pattern=$3 status
+
+	shift 3
+	"$@" >"$work/out" 2>&1
+	status=$?
+	if ((status == want)) && grep -Eq -- "$pattern" "$work/out"; then
+		result 1 "$name"
+		return
+	fi
+	echo "# $name: '$*' exited with $status (want $want), printed:"
+	sed 's/^/#   /' "$work/out"
+	echo "# which should match: $pattern"
+	result 0 "$name"
+}
+
+expect log-without-an-action-is-a-usage-error 2 'expected record, status, verify or dump' \
+	"$tool" log
+expect log-unknown-action-is-a-usage-error 2 "unknown action 'frob'" "$tool" log frob
+expect log-record-without-a-dir-is-a-usage-error 2 'expected \[BUS\] DIR' \
+	"$tool" --bus b log record
+expect log-record-bad-sync-mode-is-a-usage-error 2 "bad sync mode 'sometimes'" \
+	"$tool" log record --sync=sometimes b "$work/log"
+expect log-record-ack-fd-not-open-is-a-usage-error 2 "bad --ack-fd '99'" \
+	"$tool" log record --ack-fd 99 b "$work/log"
+expect log-dump-from-and-since-is-a-usage-error 2 '--from and --since exclude each other' \
+	"$tool" log dump --from 2 --since 3 "$work/log"
+if [[ -e /dev/mmsb ]]; then
+	echo "ok $((++nr)) tool-local.log-record-without-module-fails-and-makes-no-log # SKIP /dev/mmsb is present"
+	skipped=$((skipped + 1))
+else
+	"$tool" log record b "$work/log" >"$work/out" 2>&1
+	status=$?
+	((status == 1)) && grep -q 'is the module loaded' "$work/out" &&
+		[[ ! -e $work/log ]]
+	status=$?
+	result "$((!status))" log-record-without-module-fails-and-makes-no-log
+	((!status)) || sed 's/^/#   /' "$work/out"
+fi
+expect log-status-of-a-missing-log-fails 1 "cannot open log '$work/log'" \
+	"$tool" log status "$work/log"
+mkdir "$work/empty"
+expect log-verify-of-a-directory-without-segments-fails 1 "cannot verify log '$work/empty'" \
+	"$tool" log verify "$work/empty"
+# A segment whose header is not one: the log cannot be read at all.
+mkdir "$work/bad"
+head -c 64 /dev/zero | tr '\0' x >"$work/bad/0000000000000001.seg"
+expect log-status-names-a-damaged-segment-header 1 \
+	'0000000000000001\.seg, offset 0: damaged segment header' \
+	"$tool" log status "$work/bad"
+expect log-verify-names-a-damaged-segment-header 1 \
+	'^0000000000000001\.seg, offset 0: damaged segment header$' \
+	"$tool" log verify "$work/bad"
+expect log-dump-names-a-damaged-segment-header 1 \
+	'0000000000000001\.seg, offset 0: damaged segment header' \
+	"$tool" log dump "$work/bad"
 
 echo "# Totals: pass:$((nr - failed - skipped)) fail:$failed skip:$skipped"
 ((!failed))

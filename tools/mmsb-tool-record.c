@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * mmsb-tool: printing records, for watch and demo: deltas, overruns, page
- * allocations and frees, and a note for a type this tool does not know.  The text form is
- * for people (a line per record, long runs cut short); the JSON form is for
- * programs (a line per object, every byte, no cutting).
+ * mmsb-tool: printing records, for watch, demo and log dump: deltas,
+ * overruns, page allocations and frees, and a note for a type this tool
+ * does not know.  The text form is for people (a line per record, long
+ * runs cut short); the JSON form is for programs (a line per object, every
+ * byte, no cutting).
  */
 #include <inttypes.h>
 #include <time.h>
@@ -115,8 +116,7 @@ static void print_flags_json(FILE *f, const struct mmsb_delta *d)
 	fputc(']', f);
 }
 
-/* The record's CLOCK_REALTIME stamp as local HH:MM:SS.uuuuuu. */
-static void print_time(FILE *f, uint64_t ns)
+void tool_print_time(FILE *f, uint64_t ns)
 {
 	time_t secs = ns / 1000000000;
 	struct tm tm;
@@ -140,7 +140,7 @@ void tool_print_record(FILE *f, const struct mmsb_delta *d, size_t max_bytes)
 			(uint64_t)d->seq, (uint64_t)(d->seq + d->lost - 1));
 		return;
 	}
-	print_time(f, d->timestamp_ns);
+	tool_print_time(f, d->timestamp_ns);
 	if (d->type != MMSB_REC_DELTA) {
 		fprintf(f, " seq %" PRIu64 " page %" PRIu64 " %s: %" PRIu64
 			" bytes, epoch %" PRIu64 ", pid %" PRIu32,

@@ -7,8 +7,12 @@
 # failures exit 1 with a message; snapshot and restore into a new bus give
 # the same pages, epochs and bytes, restore's PAGE_ALLOC records show in
 # watch, and a damaged file, a used bus and a bus of another owner are
-# refused with a message; killing the holder destroys the bus; the demo
-# runs to the end.  Runs in the VM (make check) as root and as nobody.
+# refused with a message; log record follows a bus into a log until
+# SIGINT, acknowledging each record once synced, and resumes it with a gap
+# until SIGTERM; log status, dump and verify show that log, and a damaged
+# byte in a sealed segment makes verify and dump fail naming the segment;
+# killing the holder destroys the bus; the demo runs to the end.  Runs in
+# the VM (make check) as root and as nobody.
 #
 # Sequence numbers count the PAGE_ALLOC record of each page (seq 1 and 2
 # are the two allocs) and its PAGE_FREE.
@@ -20,10 +24,13 @@ tool=$repo/build/tools/mmsb-tool
 bus=mmsb-tool-test-$$
 bus2=mmsb-tool-test-restored-$$
 bus3=mmsb-tool-test-other-$$
+buslog=mmsb-tool-test-log-$$
 work=$(mktemp -d)
 holder=
 holder2=
 holder3=
+holder4=
+recorder=
 nr=0
 failed=0
 skipped=0
@@ -32,6 +39,8 @@ cleanup() {
 	[[ -z $holder ]] || kill "$holder" 2>/dev/null
 	[[ -z $holder2 ]] || kill "$holder2" 2>/dev/null
 	[[ -z $holder3 ]] || kill "$holder3" 2>/dev/null
+	[[ -z $holder4 ]] || kill "$holder4" 2>/dev/null
+	[[ -z $recorder ]] || kill "$recorder" 2>/dev/null
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -86,7 +95,7 @@ if [[ ! -e /dev/mmsb ]]; then
 	echo "1..0 # SKIP no /dev/mmsb (module not loaded)"
 	exit 4
 fi
-echo "1..25"
+echo "1..39"
 
 expect info-names-the-device-backend 0 'backend: +device' "$tool" info
 expect unknown-command-is-a-usage-error 2 'unknown command' "$tool" frob
@@ -171,6 +180,116 @@ fi
 
 expect free-then-write-fails 1 'mapping page 1' \
 	bash -c "\"$tool\" --bus $bus free 1 && \"$tool\" --bus $bus write -s x 1"
+
+# The log tests have a bus of their own, so that its seqs are known: seq 1
+# is the page's PAGE_ALLOC, before the recorder attaches, so the log's base
+# snapshot is at seq 1; seqs 2 to 8 are commits of page 1.
+lt() {
+	"$tool" --bus "$buslog" "$@"
+}
+
+# start_recorder OPTIONS...: log record into $work/log in the background,
+# acknowledgements to $work/acks, stdout and stderr to $work/recorder.*.
+# The tool itself is the job, not a function: $! must be the process that
+# the signal is for (a background subshell ignores SIGINT).
+start_recorder() {
+	"$tool" --bus "$buslog" log record --ack-fd 3 "$@" "$work/log" \
+		3>"$work/acks" >"$work/recorder.out" 2>"$work/recorder.err" &
+	recorder=$!
+}
+
+# stop_recorder SIGNAL: the recorder's exit status.
+stop_recorder() {
+	local status
+
+	kill -"$1" "$recorder"
+	wait "$recorder"
+	status=$?
+	recorder=
+	return $status
+}
+
+expect log-record-of-a-missing-bus-fails-with-a-hint 1 'bus hold' \
+	lt log record "$work/log"
+[[ ! -e $work/log ]]
+result "$((!$?))" log-record-of-a-missing-bus-makes-no-log
+
+holder4=$("$tool" bus hold --background "$buslog")
+lt alloc 16k >/dev/null
+head -c 8192 /dev/urandom >"$work/noise"
+# Segments of 4 KiB: each 8 KiB record of noise seals the one before it.
+start_recorder --sync=always --segment-bytes 4k --quiet
+wait_for "$work/acks" '^durable 1$' || echo "# the recorder did not attach"
+for offset in 100 200 300 400 500 600; do
+	lt write -o "$offset" -f "$work/noise" --commit 1 >/dev/null
+done
+lt write -s hello --commit 1 >/dev/null
+wait_for "$work/acks" '^durable 8$'
+status=$?
+result "$((!status))" log-record-acks-each-record-once-synced
+((!status)) || sed 's/^/#   /' "$work/acks" "$work/recorder.err"
+stop_recorder INT
+status=$?
+grep -q "^bus '$buslog' -> $work/log: 7 records, 1 snapshot, 0 gaps recorded; the log holds seq 1 to 8, durable to 8, in [2-9] segments" \
+	"$work/recorder.out"
+ok=$((!status && !$?))
+result "$ok" log-record-stops-on-sigint-and-says-what-it-recorded
+((ok)) || sed 's/^/#   /' "$work/recorder.out" "$work/recorder.err"
+
+lt log status "$work/log" >"$work/status"
+status=$?
+grep -Eq '^base seq: +1$' "$work/status" &&
+	grep -Eq '^last seq: +8$' "$work/status" &&
+	grep -Eq '^records: +7$' "$work/status" &&
+	grep -Eq '^segments: +[2-9]$' "$work/status" &&
+	grep -Eq '^first time: +[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{9}Z$' "$work/status" &&
+	grep -Eq '^torn tail: +none$' "$work/status"
+ok=$((!status && !$?))
+result "$ok" log-status-shows-seqs-records-segments-and-times
+((ok)) || sed 's/^/#   /' "$work/status"
+expect log-verify-finds-no-fault 0 '^0 faults$' lt log verify "$work/log"
+lt log dump "$work/log" >"$work/dump"
+status=$?
+grep -Eq '^0000000000000001\.seg:64 snapshot [0-9:.]+ seq 1$' "$work/dump" &&
+	(($(grep -Ec '\.seg:[0-9]+ record [0-9:.]+ seq [2-8] page 1 ' "$work/dump") == 7)) &&
+	grep -Eq '\.seg:[0-9]+ record [0-9:.]+ seq 8 page 1 epoch 6->7 .*: 1 run, 5 bytes: \[0,\+5\) "hello"$' \
+		"$work/dump"
+ok=$((!status && !$?))
+result "$ok" log-dump-prints-the-snapshot-and-every-record-as-watch-does
+((ok)) || sed 's/^/#   /' "$work/dump"
+expect log-dump-from-a-seq-starts-there 0 '^[0-9a-f]{16}\.seg:64 record [0-9:.]+ seq 5 page 1 ' \
+	bash -c "\"$tool\" log dump --from 5 \"$work/log\" | head -1"
+
+# Seq 9 is committed while nobody records: the log resumes with a gap.
+lt write -s again --commit 1 >/dev/null
+start_recorder
+wait_for "$work/acks" '^durable 9$'
+status=$?
+result "$((!status))" log-record-resumes-a-log-and-acks-its-snapshot
+((!status)) || sed 's/^/#   /' "$work/acks" "$work/recorder.err"
+sleep 1.5
+stop_recorder TERM
+status=$?
+grep -Eq '^mmsb-tool: [0-9]+ records/s, [0-9.]+ MB/s, lag 0 records, durable seq 9$' \
+	"$work/recorder.err" &&
+	grep -q ': 0 records, 1 snapshot, 1 gap recorded; the log holds seq 1 to 9, durable to 9,' \
+		"$work/recorder.out"
+ok=$((!status && !$?))
+result "$ok" log-record-prints-rates-each-second-and-stops-on-sigterm
+((ok)) || sed 's/^/#   /' "$work/recorder.out" "$work/recorder.err"
+expect log-dump-shows-the-gap 0 ' gap [0-9:.]+ seq 9: lost 1 records, to seq 9$' \
+	lt log dump "$work/log"
+
+# Byte 96 of the first segment is in the payload of its first frame, the
+# base snapshot's: the segment is sealed, so that is damage, not a tail.
+printf '\xff' | dd of="$work/log/0000000000000001.seg" bs=1 seek=96 conv=notrunc 2>/dev/null
+expect log-verify-names-the-damaged-segment 1 '^0000000000000001\.seg, offset 64: CRC mismatch$' \
+	lt log verify "$work/log"
+expect log-verify-counts-the-fault 1 '^1 fault$' lt log verify "$work/log"
+expect log-dump-stops-at-the-damage-naming-it 1 'segment 0000000000000001, offset 64' \
+	lt log dump "$work/log"
+kill "$holder4"
+holder4=
 
 kill "$holder"
 for tries in {1..20}; do

@@ -23,7 +23,7 @@ const char *tool_bus_name;
 static const struct tool_cmd *const commands[] = {
 	&cmd_info, &cmd_bus, &cmd_alloc, &cmd_free, &cmd_write, &cmd_commit,
 	&cmd_cat, &cmd_watch, &cmd_stats, &cmd_snapshot, &cmd_restore,
-	&cmd_demo,
+	&cmd_log, &cmd_demo,
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))

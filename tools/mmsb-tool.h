@@ -44,6 +44,7 @@ extern const struct tool_cmd cmd_alloc, cmd_free, cmd_write, cmd_commit,
 	cmd_cat;
 extern const struct tool_cmd cmd_watch;
 extern const struct tool_cmd cmd_snapshot, cmd_restore;
+extern const struct tool_cmd cmd_log;
 extern const struct tool_cmd cmd_demo;
 
 /* Prints "mmsb-tool: <message>: <mmsb_strerror(err)>" to stderr; TOOL_FAIL. */
@@ -108,6 +109,9 @@ int tool_record_next(struct mmsb_record_iter *it, const struct mmsb_delta **rec)
  */
 void tool_print_record(FILE *f, const struct mmsb_delta *d, size_t max_bytes);
 void tool_print_record_json(FILE *f, const struct mmsb_delta *d);
+
+/* A CLOCK_REALTIME stamp as local HH:MM:SS.uuuuuu, as records show theirs. */
+void tool_print_time(FILE *f, uint64_t ns);
 
 /*
  * "[OFFSET,+LEN) "bytes"" for the first runs of @d, space separated, and

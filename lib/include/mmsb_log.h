@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: MIT OR LGPL-2.1-or-later */
+/*
+ * libmmsb log: every record of a bus on disk, checksummed, group-committed
+ * and recovered after a crash (Documentation/log-format.md).
+ *
+ * A log is a directory: segment files of framed records, a sparse index per
+ * sealed segment, and snapshot files.  It begins with a snapshot (its
+ * base); then come the bus's records in sequence order, without a gap: a
+ * recorder that falls behind and loses records writes a GAP frame and a
+ * fresh snapshot, from which the records after it apply.
+ *
+ * Opening a log recovers it: a torn tail of the last segment (a frame cut
+ * short or failing its checksum, and everything after it) is cut and
+ * reported in struct mmsb_log_recovery; damage anywhere else is an error
+ * (-EBADMSG) that names the segment and offset, never a silent skip.
+ */
+#ifndef LIBMMSB_LOG_H
+#define LIBMMSB_LOG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mmsb.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct mmsb_log;
+struct mmsb_log_cursor;
+
+/* When appended frames reach the disk (fdatasync). */
+enum mmsb_log_sync {
+	MMSB_LOG_SYNC_BATCH,	/* group commit: batch_ms or batch_bytes */
+	MMSB_LOG_SYNC_ALWAYS,	/* every mmsb_log_commit() */
+	MMSB_LOG_SYNC_NONE,	/* when the kernel writes back, when a
+				   segment is sealed, and at close */
+};
+
+#define MMSB_LOG_CREATE		(1U << 0)	/* make the log if missing */
+#define MMSB_LOG_RDONLY		(1U << 1)	/* read; report a torn tail, cut nothing */
+
+struct mmsb_log_opts {
+	enum mmsb_log_sync sync;
+	unsigned int batch_ms;		/* BATCH: longest wait to sync; 0: 10 */
+	uint64_t batch_bytes;		/* BATCH: sync at this many; 0: 1 MiB */
+	uint64_t segment_bytes;		/* rotate past this; 0: 64 MiB */
+	unsigned long pad[4];		/* zero */
+};
+
+/* What opening found and did; all zero for a log closed cleanly. */
+struct mmsb_log_recovery {
+	uint64_t torn_segment;		/* first seq (file name) of the cut segment */
+	uint64_t torn_offset;		/* where the cut is */
+	uint64_t torn_bytes;		/* bytes cut: the cut to the end of file */
+	uint64_t intact_beyond;		/* whole frames found beyond the damage, cut */
+	bool index_rebuilt;		/* a sealed segment's index was missing or bad */
+	/*
+	 * In words: the torn tail cut, or why opening failed (which file,
+	 * what offset, what is wrong); empty if nothing was found.
+	 */
+	char detail[256];
+};
+
+/*
+ * Opens (with MMSB_LOG_CREATE, creates) the log in directory @dir.  @opts
+ * and @rec may be NULL.  -EBADMSG: damage other than a torn tail
+ * (@rec->detail says where); -ENOENT: no log and no CREATE; -EINVAL: bad
+ * flags or options.
+ */
+int mmsb_log_open(struct mmsb_log **logp, const char *dir, unsigned int flags,
+		  const struct mmsb_log_opts *opts,
+		  struct mmsb_log_recovery *rec);
+
+/*
+ * Syncs what is pending (unless RDONLY) and frees the handle; returns the
+ * sync's error, or the one that ended the handle's writing.
+ */
+int mmsb_log_close(struct mmsb_log *log);
+
+/* The last error's description, with segment and offset for damage. */
+const char *mmsb_log_error(const struct mmsb_log *log);
+
+/*
+ * Appending.  A log opened without RDONLY takes, in order: a snapshot
+ * first (into an empty log, or after a gap), then records whose seq
+ * follows the last frame's by one.  Frames are buffered until
+ * mmsb_log_commit(), which writes them and, as the sync mode says, syncs.
+ * -EINVAL: out of order (the log is unchanged).
+ */
+int mmsb_log_append_snapshot(struct mmsb_log *log, const struct mmsb_snap *snap);
+int mmsb_log_append(struct mmsb_log *log, const struct mmsb_delta *rec);
+/* Records @lost records from @first_seq on were lost; a snapshot must follow. */
+int mmsb_log_append_gap(struct mmsb_log *log, uint64_t first_seq, uint64_t lost);
+
+/*
+ * Writes the buffered frames; syncs them if the mode asks now (ALWAYS;
+ * BATCH once batch_bytes are unsynced or batch_ms passed since the oldest
+ * unsynced write).  Returns 0, or in BATCH mode with frames left unsynced
+ * the milliseconds until their sync is due (call again then); a negative
+ * errno on failure, after which the log accepts nothing (a failed fsync
+ * may have dropped the pages it was to write).
+ */
+int mmsb_log_commit(struct mmsb_log *log);
+/* Writes and syncs whatever is pending, whatever the mode. */
+int mmsb_log_sync(struct mmsb_log *log);
+
+struct mmsb_log_info {
+	uint64_t base_seq;		/* the first snapshot's seq */
+	uint64_t last_seq;		/* the last frame's seq */
+	uint64_t durable_seq;		/* last seq known synced (this handle) */
+	uint64_t nr_segments;
+	uint64_t bytes;			/* frames and headers, all segments */
+	uint64_t records, snapshots, gaps;	/* frames appended by this handle,
+						   or counted by a scan */
+	uint64_t bus_id;
+	int64_t first_time_ns, last_time_ns;	/* CLOCK_REALTIME of frames */
+};
+
+int mmsb_log_info(struct mmsb_log *log, struct mmsb_log_info *info);
+
+/*
+ * The recorder: attaches to @bus (opened RDONLY or not), snapshots it into
+ * the log as its base (or, for a log that has one, as the fresh snapshot
+ * after a gap marker, unless the bus's stream still holds the next
+ * record), then appends every record it reads until *@stop becomes true or
+ * an error.  @on_durable is told each time records up to a seq are synced;
+ * @on_second, once a second, the log's info and the lag: records the bus
+ * has that the log does not.
+ */
+struct mmsb_log_recorder {
+	volatile int *stop;
+	void (*on_durable)(void *arg, uint64_t seq);
+	void (*on_second)(void *arg, const struct mmsb_log_info *info,
+			  uint64_t lag);
+	void *arg;
+	unsigned long pad[4];		/* zero */
+};
+
+int mmsb_log_record(struct mmsb_log *log, struct mmsb_bus *bus,
+		    const struct mmsb_log_recorder *r);
+
+/* Reading.  A frame as a cursor returns it; valid until the next call. */
+enum mmsb_log_frame_kind {
+	MMSB_LOG_RECORD = 1,	/* a record of the bus, as mmsb_read() gave it */
+	MMSB_LOG_SNAPSHOT = 2,	/* a snapshot at seq: mmsb_log_load_snapshot() */
+	MMSB_LOG_GAP = 3,	/* @lost records from seq on were lost */
+};
+
+struct mmsb_log_frame {
+	enum mmsb_log_frame_kind kind;
+	uint64_t seq;
+	int64_t time_ns;
+	const struct mmsb_delta *rec;	/* RECORD */
+	uint64_t lost;			/* GAP */
+	uint64_t segment, offset;	/* where it is */
+};
+
+/*
+ * A cursor at the first frame whose seq is @seq or more (0: the start);
+ * finding it reads a segment's index, not the segment.
+ */
+int mmsb_log_seek(struct mmsb_log *log, uint64_t seq,
+		  struct mmsb_log_cursor **cur);
+/* The same, by time: the first frame recorded at @time_ns or later. */
+int mmsb_log_seek_time(struct mmsb_log *log, int64_t time_ns,
+		       struct mmsb_log_cursor **cur);
+/* 1 and *@f: a frame; 0: the end; -EBADMSG: damage (mmsb_log_error()). */
+int mmsb_log_next(struct mmsb_log_cursor *cur, struct mmsb_log_frame *f);
+void mmsb_log_cursor_close(struct mmsb_log_cursor *cur);
+
+/* Loads the snapshot that the SNAPSHOT frame at @seq names. */
+int mmsb_log_load_snapshot(struct mmsb_log *log, uint64_t seq,
+			   struct mmsb_snap **snap);
+
+/*
+ * Checks every checksum, the sequence rules, every index and every
+ * snapshot, read-only; @fault (may be NULL) gets each fault as a line.
+ * Returns the number of faults, or a negative errno if the log could not
+ * be read at all.
+ */
+long mmsb_log_verify(const char *dir,
+		     void (*fault)(void *arg, const char *msg), void *arg);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBMMSB_LOG_H */

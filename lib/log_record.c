@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: MIT OR LGPL-2.1-or-later
+/*
+ * The recorder: a bus's stream into a log, in sequence order, without a
+ * silent gap.  The stream delivers every record after the reader attached
+ * unless the reader falls a ring behind; then it reads an OVERRUN record
+ * instead of the records lost, and the recorder writes a GAP frame and a
+ * fresh snapshot, which covers them.  The same happens when the recorder
+ * resumes a log whose bus moved on while nobody recorded it.
+ *
+ * The stream is read in batches; each batch is one commit of the log, so
+ * with MMSB_LOG_SYNC_ALWAYS the syncs are grouped by what the bus made
+ * while the last one ran.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backend.h"
+#include "log.h"
+
+#define RECORD_BUF_SIZE		(1U << 20)
+#define SECOND_NS		1000000000LL
+
+struct recorder {
+	struct mmsb_log *log;
+	struct mmsb_bus *bus;
+	const struct mmsb_log_recorder *r;
+	unsigned char *buf;
+	size_t cap;
+	uint64_t told_durable;
+	int64_t next_second_ns;
+};
+
+/*
+ * Snapshots the bus and brings the log to it: the base of an empty log,
+ * or a GAP and the snapshot when the log lacks records the snapshot has.
+ */
+static int catch_up(struct recorder *rc)
+{
+	struct mmsb_log *log = rc->log;
+	struct mmsb_snap *snap;
+	int ret;
+
+	ret = mmsb_snapshot(rc->bus, NULL, 0, &snap);
+	if (ret)
+		return log_set_error(log, ret, "snapshot of the bus: %s",
+				     mmsb_strerror(ret));
+	if (log->bus_id && snap->bus_id != log->bus_id)
+		ret = log_set_error(log, -EXDEV,
+				    "the log is bus %llu's, this is bus %llu",
+				    (unsigned long long)log->bus_id,
+				    (unsigned long long)snap->bus_id);
+	else if (log->seq.started && snap->seq < log->seq.pos)
+		ret = log_set_error(log, -EXDEV,
+				    "the bus is at seq %llu, behind the log's %llu",
+				    (unsigned long long)snap->seq,
+				    (unsigned long long)log->seq.pos);
+	else if (log->seq.started && !log->seq.want_snapshot &&
+		 snap->seq > log->seq.pos)
+		ret = mmsb_log_append_gap(log, log->seq.pos + 1,
+					  snap->seq - log->seq.pos);
+	if (!ret && (!log->seq.started || log->seq.want_snapshot))
+		ret = mmsb_log_append_snapshot(log, snap);
+	mmsb_snap_free(snap);
+	return ret;
+}
+
+static int take(struct recorder *rc, const struct mmsb_delta *d)
+{
+	struct mmsb_log *log = rc->log;
+	uint64_t last;
+
+	if (d->type == MMSB_REC_OVERRUN) {
+		last = d->seq + d->lost - 1;
+		return last > log->seq.pos ? catch_up(rc) : 0;
+	}
+	if (d->seq <= log->seq.pos)
+		return 0;	/* in the snapshot already */
+	if (d->seq != log->seq.pos + 1)
+		return catch_up(rc);	/* the stream never skips; be sure */
+	return mmsb_log_append(log, d);
+}
+
+static int read_batch(struct recorder *rc)
+{
+	struct mmsb_record_iter it;
+	const struct mmsb_delta *d;
+	ssize_t n, need;
+	int ret;
+
+	n = mmsb_read(rc->bus, rc->buf, rc->cap);
+	if (n == -EMSGSIZE) {
+		need = mmsb_next_record_size(rc->bus);
+		if (need <= 0)
+			return need < 0 ? (int)need : 0;
+		free(rc->buf);
+		rc->buf = malloc(need);
+		rc->cap = rc->buf ? (size_t)need : 0;
+		return rc->buf ? 0 : -ENOMEM;
+	}
+	if (n == -EAGAIN || n == -EINTR)
+		return 0;
+	if (n < 0)
+		return log_set_error(rc->log, (int)n, "reading the stream: %s",
+				     mmsb_strerror((int)n));
+	mmsb_record_iter_init(&it, rc->buf, n);
+	while ((ret = mmsb_record_next(&it, &d)) > 0) {
+		ret = take(rc, d);
+		if (ret)
+			return ret;
+	}
+	return ret;
+}
+
+static void tell(struct recorder *rc)
+{
+	const struct mmsb_log_recorder *r = rc->r;
+	struct mmsb_log_info info;
+	struct mmsb_bus_info bi;
+	int64_t now;
+
+	if (r->on_durable && rc->log->durable_seq > rc->told_durable) {
+		rc->told_durable = rc->log->durable_seq;
+		r->on_durable(r->arg, rc->told_durable);
+	}
+	now = log_now_ns(CLOCK_MONOTONIC);
+	if (!r->on_second || now < rc->next_second_ns)
+		return;
+	rc->next_second_ns = now + SECOND_NS;
+	mmsb_log_info(rc->log, &info);
+	if (mmsb_bus_info(rc->bus, &bi))
+		bi.last_seq = info.last_seq;
+	r->on_second(r->arg, &info,
+		     bi.last_seq > info.last_seq ? bi.last_seq - info.last_seq : 0);
+}
+
+static int poll_ms(struct recorder *rc, int due_ms)
+{
+	int64_t to_second = (rc->next_second_ns - log_now_ns(CLOCK_MONOTONIC)) /
+			    1000000 + 1;
+	int ms = 100;	/* how soon *stop is seen */
+
+	if (due_ms > 0 && due_ms < ms)
+		ms = due_ms;
+	if (rc->r->on_second && to_second < ms)
+		ms = to_second > 0 ? (int)to_second : 0;
+	return ms;
+}
+
+MMSB_EXPORT
+int mmsb_log_record(struct mmsb_log *log, struct mmsb_bus *bus,
+		    const struct mmsb_log_recorder *r)
+{
+	struct recorder rc = {
+		.log = log, .bus = bus, .r = r, .cap = RECORD_BUF_SIZE,
+		.told_durable = log->durable_seq,
+	};
+	struct pollfd pfd = { .fd = mmsb_bus_fd(bus), .events = POLLIN };
+	int ret, due = 0;
+
+	log->error[0] = 0;
+	rc.buf = malloc(rc.cap);
+	if (!rc.buf)
+		return log_set_error(log, -ENOMEM, "recording: %s",
+				     strerror(ENOMEM));
+	rc.next_second_ns = log_now_ns(CLOCK_MONOTONIC) + SECOND_NS;
+	ret = catch_up(&rc);
+	while (!ret && !*r->stop) {
+		due = mmsb_log_commit(log);
+		if (due < 0) {
+			ret = due;
+			break;
+		}
+		tell(&rc);
+		ret = poll(&pfd, 1, poll_ms(&rc, due));
+		if (ret < 0 && errno != EINTR) {
+			ret = -errno;
+			break;
+		}
+		ret = ret > 0 ? read_batch(&rc) : 0;
+	}
+	if (!log->failed) {
+		int err = mmsb_log_sync(log);
+
+		ret = ret ? ret : err;
+	}
+	tell(&rc);
+	free(rc.buf);
+	if (ret && !log->error[0])
+		log_set_error(log, ret, "recording: %s", strerror(-ret));
+	return ret;
+}

@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: MIT OR LGPL-2.1-or-later
+/*
+ * Walking a segment's frames, and the sparse index that records where
+ * they are.  Open walks the active segment to find a torn tail, verify
+ * walks every segment; both check each frame the same way here.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+#include "le.h"
+#include "log.h"
+
+int64_t log_now_ns(int clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int log_index_add(struct log_index *ix, uint64_t seq, int64_t time_ns,
+		  uint64_t offset)
+{
+	if (ix->nr && ix->e[ix->nr - 1].offset / LOG_INDEX_BLOCK ==
+		      offset / LOG_INDEX_BLOCK)
+		return 0;
+	if (ix->nr == ix->cap) {
+		size_t cap = ix->cap ? 2 * ix->cap : 64;
+		void *e = realloc(ix->e, cap * sizeof(*ix->e));
+
+		if (!e)
+			return -ENOMEM;
+		ix->e = e;
+		ix->cap = cap;
+	}
+	ix->e[ix->nr++] = (struct log_index_entry){
+		.seq = seq, .time_ns = time_ns, .offset = offset,
+	};
+	return 0;
+}
+
+void log_scan_init(struct log_scan *s, int fd, uint64_t salt,
+		   uint64_t file_end, const struct log_seq *seq)
+{
+	memset(s, 0, sizeof(*s));
+	s->fd = fd;
+	s->salt = salt;
+	s->off = LOG_SEG_HEADER_SIZE;
+	s->file_end = file_end;
+	s->seq = *seq;
+}
+
+void log_scan_free(struct log_scan *s)
+{
+	free(s->payload);
+	free(s->ix.e);
+	s->payload = NULL;
+	s->ix.e = NULL;
+}
+
+static int scan_reserve(struct log_scan *s, size_t len)
+{
+	void *p;
+
+	if (len <= s->cap)
+		return 0;
+	p = realloc(s->payload, len);
+	if (!p)
+		return -ENOMEM;
+	s->payload = p;
+	s->cap = len;
+	return 0;
+}
+
+/* The frame at @off, checked alone: 1, 0 (clean end) or -EBADMSG. */
+static int scan_frame(struct log_scan *s, uint64_t off)
+{
+	unsigned char hdr[LOG_FRAME_HEADER_SIZE];
+	uint64_t left;
+	int ret;
+
+	if (off == s->file_end)
+		return 0;
+	/* Zero fill to the end, however short, is the clean end. */
+	memset(hdr, 0, sizeof(hdr));
+	left = s->file_end - off;
+	ret = log_pread(s->fd, hdr, left < sizeof(hdr) ? left : sizeof(hdr), off);
+	if (ret)
+		return ret;
+	if (log_frame_is_zero(hdr))
+		return 0;
+	if (left < LOG_FRAME_HEADER_SIZE) {
+		s->why = "file ends inside a frame header";
+		return -EBADMSG;
+	}
+	ret = log_frame_peek(hdr, &s->f, &s->why);
+	if (ret)
+		return ret;
+	if (s->file_end - off < log_frame_bytes(s->f.len)) {
+		s->why = "file ends inside a frame";
+		return -EBADMSG;
+	}
+	ret = scan_reserve(s, log_pad8(s->f.len));
+	if (!ret)
+		ret = log_pread(s->fd, s->payload, log_pad8(s->f.len),
+				off + LOG_FRAME_HEADER_SIZE);
+	if (ret)
+		return ret;
+	ret = log_frame_decode(hdr, s->salt, s->payload, &s->f, &s->why);
+	return ret ? ret : 1;
+}
+
+int log_scan_next(struct log_scan *s)
+{
+	int ret = scan_frame(s, s->off);
+
+	if (ret <= 0)
+		return ret;
+	s->lost = s->f.kind == MMSB_LOG_GAP ? get_le64(s->payload) : 0;
+	if (log_seq_check(&s->seq, &s->f, s->lost, &s->why))
+		return -EBADMSG;
+	if (s->f.time_ns < s->last_time_ns) {
+		s->why = "time goes back";
+		return -EBADMSG;
+	}
+	ret = log_index_add(&s->ix, s->f.seq, s->f.time_ns, s->off);
+	if (ret)
+		return ret;
+	log_seq_advance(&s->seq, &s->f, s->lost);
+	s->last_time_ns = s->f.time_ns;
+	s->frames++;
+	s->records += s->f.kind == MMSB_LOG_RECORD;
+	s->snapshots += s->f.kind == MMSB_LOG_SNAPSHOT;
+	s->gaps += s->f.kind == MMSB_LOG_GAP;
+	s->off += log_frame_bytes(s->f.len);
+	return 1;
+}
+
+uint64_t log_scan_count_intact(struct log_scan *s, uint64_t from)
+{
+	uint64_t off, n = 0;
+
+	for (off = log_pad8(from); off + LOG_FRAME_HEADER_SIZE <= s->file_end;) {
+		if (scan_frame(s, off) == 1) {
+			n++;
+			off += log_frame_bytes(s->f.len);
+		} else {
+			off += LOG_ALIGN;
+		}
+	}
+	return n;
+}
+
+static void idx_name(char *name, uint64_t first_seq)
+{
+	log_name(name, first_seq, LOG_IDX_SUFFIX);
+}
+
+int log_index_load(int dirfd, uint64_t first_seq, uint64_t salt,
+		   struct log_idx_header *h, struct log_index *ix)
+{
+	unsigned char hdr[LOG_IDX_HEADER_SIZE], tail[8], *buf = NULL;
+	char name[LOG_NAME_MAX];
+	size_t len;
+	uint32_t i;
+	int fd, ret;
+
+	idx_name(name, first_seq);
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = log_pread(fd, hdr, sizeof(hdr), 0);
+	if (!ret)
+		ret = log_idx_header_decode(hdr, h);
+	if (!ret && h->salt != salt)
+		ret = -EBADMSG;
+	if (ret || !ix) {
+		close(fd);
+		return ret;
+	}
+	len = (size_t)h->nr_entries * LOG_IDX_ENTRY_SIZE;
+	buf = malloc(len ? len : 1);
+	ix->e = malloc((h->nr_entries ? h->nr_entries : 1) * sizeof(*ix->e));
+	if (!buf || !ix->e) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ix->nr = ix->cap = h->nr_entries;
+	ret = log_pread(fd, buf, len, LOG_IDX_HEADER_SIZE);
+	if (!ret)
+		ret = log_pread(fd, tail, sizeof(tail), LOG_IDX_HEADER_SIZE + len);
+	if (!ret && get_le32(tail) != mmsb_crc32c(0, buf, len))
+		ret = -EBADMSG;
+	for (i = 0; !ret && i < h->nr_entries; i++)
+		log_idx_entry_decode(buf + (size_t)i * LOG_IDX_ENTRY_SIZE,
+				     &ix->e[i]);
+out:
+	if (ret) {
+		free(ix->e);
+		memset(ix, 0, sizeof(*ix));
+	}
+	free(buf);
+	close(fd);
+	return ret;
+}
+
+int log_index_read_entry(int dirfd, uint64_t first_seq, size_t k,
+			 struct log_index_entry *e)
+{
+	unsigned char p[LOG_IDX_ENTRY_SIZE];
+	char name[LOG_NAME_MAX];
+	int fd, ret;
+
+	idx_name(name, first_seq);
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = log_pread(fd, p, sizeof(p),
+			LOG_IDX_HEADER_SIZE + k * LOG_IDX_ENTRY_SIZE);
+	close(fd);
+	if (!ret)
+		log_idx_entry_decode(p, e);
+	return ret;
+}
+
+int log_index_store(struct mmsb_log *log, const struct log_segment *seg,
+		    const struct log_idx_header *h, const struct log_index *ix,
+		    bool sync)
+{
+	const struct log_fs *fs = log->fs;
+	char name[LOG_NAME_MAX], tmp[LOG_NAME_MAX + 8];
+	size_t len = LOG_IDX_HEADER_SIZE + ix->nr * LOG_IDX_ENTRY_SIZE + 8;
+	unsigned char *buf = calloc(1, len);
+	size_t i;
+	int fd, ret;
+
+	if (!buf)
+		return -ENOMEM;
+	log_idx_header_encode(buf, h);
+	for (i = 0; i < ix->nr; i++)
+		log_idx_entry_encode(buf + LOG_IDX_HEADER_SIZE +
+				     i * LOG_IDX_ENTRY_SIZE, &ix->e[i]);
+	put_le32(buf + len - 8, mmsb_crc32c(0, buf + LOG_IDX_HEADER_SIZE,
+					    ix->nr * LOG_IDX_ENTRY_SIZE));
+	idx_name(name, seg->first_seq);
+	memcpy(tmp, name, sizeof(name));
+	strcat(tmp, LOG_TMP_SUFFIX);
+	fd = fs->openat(fs, log->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0) {
+		free(buf);
+		return fd;
+	}
+	ret = fs->pwrite(fs, fd, buf, len, 0);
+	if (!ret && sync)
+		ret = fs->fsync(fs, fd);
+	fs->close(fs, fd);
+	free(buf);
+	if (!ret)
+		ret = fs->renameat(fs, log->dirfd, tmp, name);
+	if (!ret && sync)
+		ret = fs->fsync(fs, log->dirfd);
+	return ret;
+}

@@ -1,0 +1,605 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mmsb-tool log: record a bus into a transaction log on disk (libmmsb's
+ * mmsb_log.h), and look at such a log: its state, a check of every byte
+ * of it, and its frames.
+ *
+ *	mmsb-tool --bus NAME log record [OPTIONS] DIR
+ *	mmsb-tool log status DIR
+ *	mmsb-tool log verify DIR
+ *	mmsb-tool log dump [--from SEQ | --since TIME_NS] DIR
+ *
+ * record runs until SIGINT or SIGTERM and then closes the log cleanly; a
+ * recorder that dies any other way leaves a log whose next opening cuts
+ * the torn tail.  With --ack-fd it tells another process, a line at a
+ * time, up to which seq the records are synced: only those are promised
+ * to survive a crash, so a script that must not lose a record waits for
+ * its line.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mmsb_log.h>
+
+#include "mmsb-tool.h"
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* Bytes of each run a dumped record shows, as watch shows them. */
+#define DUMP_SHOWN_BYTES	32
+
+/*
+ * A segment as the library's messages name it: its file in the log,
+ * called by the first seq it holds in 16 hex digits.
+ */
+#define SEGMENT_NAME_MAX	24
+
+static void segment_name(char buf[SEGMENT_NAME_MAX], uint64_t first_seq)
+{
+	snprintf(buf, SEGMENT_NAME_MAX, "%016" PRIx64 ".seg", first_seq);
+}
+
+/* Says what failed with the log's own description of it; TOOL_FAIL. */
+static int log_fail(struct mmsb_log *log, int err, const char *what,
+		    const char *dir)
+{
+	return tool_fail(err, "%s log '%s': %s", what, dir, mmsb_log_error(log));
+}
+
+/* Why the log could not be opened, in the library's words where it has some. */
+static int open_failed(int err, const char *dir,
+		       const struct mmsb_log_recovery *rec)
+{
+	if (rec->detail[0])
+		return tool_fail(err, "cannot open log '%s': %s", dir,
+				 rec->detail);
+	return tool_fail(err, "cannot open log '%s'", dir);
+}
+
+/* "SEG, offset O, B bytes" of a torn tail, and the frames cut with it. */
+static void print_torn_tail(FILE *f, const struct mmsb_log_recovery *rec)
+{
+	char seg[SEGMENT_NAME_MAX];
+
+	segment_name(seg, rec->torn_segment);
+	fprintf(f, "%s, offset %" PRIu64 ", %" PRIu64 " bytes", seg,
+		rec->torn_offset, rec->torn_bytes);
+	/* A torn write leaves no whole frame behind it; bit rot may. */
+	if (rec->intact_beyond)
+		fprintf(f, " and %" PRIu64 " whole frames beyond the damage",
+			rec->intact_beyond);
+}
+
+static bool recovery_found_torn_tail(const struct mmsb_log_recovery *rec)
+{
+	return rec->torn_bytes || rec->intact_beyond;
+}
+
+/* What opening the log to write did to it, on stderr. */
+static void say_recovered(const char *dir, const struct mmsb_log_recovery *rec)
+{
+	if (recovery_found_torn_tail(rec)) {
+		fprintf(stderr, "mmsb-tool: log '%s': torn tail cut: ", dir);
+		print_torn_tail(stderr, rec);
+		fputc('\n', stderr);
+	}
+	if (rec->index_rebuilt)
+		fprintf(stderr, "mmsb-tool: log '%s': a sealed segment's index was"
+			" missing or damaged: rebuilt\n", dir);
+}
+
+/* Set by SIGINT and SIGTERM, or by a failed --ack-fd write. */
+static volatile int stop_recording;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_recording = 1;
+}
+
+/*
+ * SIGINT and SIGTERM end the recording, and the log is closed cleanly.
+ * No SA_RESTART, so that the signal wakes the recorder's poll() now
+ * rather than at its next timeout.  SIGPIPE is ignored: a reader of
+ * --ack-fd that went away is reported after the log is closed, not a
+ * reason to die with frames unwritten.  (A shell starts a background job
+ * with SIGINT ignored; setting a handler takes it back.)
+ */
+static int catch_stop_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL))
+		return -errno;
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL))
+		return -errno;
+	return 0;
+}
+
+struct recording {
+	int ack_fd;			/* -1: no --ack-fd */
+	int ack_err;			/* the first failed write to it */
+	struct mmsb_log_info last;	/* at the last rates line */
+	struct timespec last_time;	/* CLOCK_MONOTONIC of that line */
+};
+
+/* One line per sync, unbuffered: the reader acts on it at once. */
+static void on_durable(void *arg, uint64_t seq)
+{
+	struct recording *r = arg;
+
+	if (r->ack_err)
+		return;
+	if (dprintf(r->ack_fd, "durable %" PRIu64 "\n", seq) < 0)
+		r->ack_err = -errno;
+	if (r->ack_err)
+		stop_recording = 1;
+}
+
+static double seconds_since(const struct timespec *then,
+			    const struct timespec *now)
+{
+	return (now->tv_sec - then->tv_sec) +
+	       (now->tv_nsec - then->tv_nsec) / 1e9;
+}
+
+static void on_second(void *arg, const struct mmsb_log_info *info,
+		      uint64_t lag)
+{
+	struct recording *r = arg;
+	struct timespec now;
+	double secs;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	secs = seconds_since(&r->last_time, &now);
+	if (secs > 0)
+		fprintf(stderr, "mmsb-tool: %.0f records/s, %.2f MB/s, lag %"
+			PRIu64 " records, durable seq %" PRIu64 "\n",
+			(info->records - r->last.records) / secs,
+			(info->bytes - r->last.bytes) / secs / 1e6, lag,
+			info->durable_seq);
+	r->last = *info;
+	r->last_time = now;
+}
+
+static bool parse_sync(const char *s, enum mmsb_log_sync *sync)
+{
+	static const struct {
+		const char *name;
+		enum mmsb_log_sync sync;
+	} modes[] = {
+		{ "always", MMSB_LOG_SYNC_ALWAYS },
+		{ "batch", MMSB_LOG_SYNC_BATCH },
+		{ "none", MMSB_LOG_SYNC_NONE },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(modes); i++) {
+		if (!strcmp(s, modes[i].name)) {
+			*sync = modes[i].sync;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* An open file descriptor, as a number. */
+static bool parse_fd(const char *s, int *fd)
+{
+	unsigned long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > INT_MAX || fcntl((int)v, F_GETFD) < 0)
+		return false;
+	*fd = (int)v;
+	return true;
+}
+
+static const char *plural(uint64_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
+/* What this recording added, and where the log stands; on stdout. */
+static void print_summary(const char *name, const char *dir,
+			  const struct mmsb_log_info *start,
+			  const struct mmsb_log_info *end)
+{
+	uint64_t records = end->records - start->records;
+	uint64_t snapshots = end->snapshots - start->snapshots;
+	uint64_t gaps = end->gaps - start->gaps;
+
+	printf("bus '%s' -> %s: %" PRIu64 " record%s, %" PRIu64
+	       " snapshot%s, %" PRIu64 " gap%s recorded; the log holds seq %"
+	       PRIu64 " to %" PRIu64 ", durable to %" PRIu64 ", in %" PRIu64
+	       " segment%s, %" PRIu64 " bytes\n", name, dir,
+	       records, plural(records), snapshots, plural(snapshots),
+	       gaps, plural(gaps), end->base_seq, end->last_seq,
+	       end->durable_seq, end->nr_segments, plural(end->nr_segments),
+	       end->bytes);
+}
+
+/* Records @bus into @log until a signal; returns a TOOL_* code. */
+static int record_bus(struct mmsb_log *log, struct mmsb_bus *bus,
+		      const char *name, const char *dir,
+		      struct recording *r, bool quiet)
+{
+	const struct mmsb_log_recorder recorder = {
+		.stop = &stop_recording,
+		.on_durable = r->ack_fd >= 0 ? on_durable : NULL,
+		.on_second = quiet ? NULL : on_second,
+		.arg = r,
+	};
+	struct mmsb_log_info start, end;
+	int ret, err;
+
+	mmsb_log_info(log, &start);
+	r->last = start;
+	clock_gettime(CLOCK_MONOTONIC, &r->last_time);
+	err = mmsb_log_record(log, bus, &recorder);
+	ret = err ? log_fail(log, err, "recording into", dir) : TOOL_OK;
+	mmsb_log_info(log, &end);
+	print_summary(name, dir, &start, &end);
+	if (r->ack_err)
+		ret = tool_fail(r->ack_err, "writing to --ack-fd %d", r->ack_fd);
+	return ret;
+}
+
+static int record_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "sync", required_argument, NULL, 's' },
+		{ "batch-ms", required_argument, NULL, 'm' },
+		{ "batch-bytes", required_argument, NULL, 'B' },
+		{ "segment-bytes", required_argument, NULL, 'g' },
+		{ "ack-fd", required_argument, NULL, 'a' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ }
+	};
+	struct mmsb_log_opts log_opts = { .sync = MMSB_LOG_SYNC_BATCH };
+	struct recording r = { .ack_fd = -1 };
+	struct mmsb_log_recovery rec;
+	const char *name = NULL, *dir;
+	struct mmsb_log *log;
+	struct mmsb_bus *bus;
+	bool quiet = false;
+	uint64_t ms;
+	int opt, ret, err;
+
+	while ((opt = getopt_long(argc, argv, "s:m:B:g:a:qh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			if (!parse_sync(optarg, &log_opts.sync))
+				return tool_usage_error(&cmd_log, "bad sync mode '%s': always, batch or none",
+							optarg);
+			break;
+		case 'm':
+			if (!tool_parse_id(optarg, &ms) || ms > UINT_MAX)
+				return tool_usage_error(&cmd_log, "bad --batch-ms '%s'", optarg);
+			log_opts.batch_ms = ms;
+			break;
+		case 'B':
+			if (!tool_parse_size(optarg, &log_opts.batch_bytes) ||
+			    !log_opts.batch_bytes)
+				return tool_usage_error(&cmd_log, "bad --batch-bytes '%s'", optarg);
+			break;
+		case 'g':
+			if (!tool_parse_size(optarg, &log_opts.segment_bytes) ||
+			    !log_opts.segment_bytes)
+				return tool_usage_error(&cmd_log, "bad --segment-bytes '%s'", optarg);
+			break;
+		case 'a':
+			if (!parse_fd(optarg, &r.ack_fd))
+				return tool_usage_error(&cmd_log, "bad --ack-fd '%s': not an open file descriptor",
+							optarg);
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		default:
+			return tool_common_option(&cmd_log, opt);
+		}
+	}
+	if (argc - optind == 2)
+		name = argv[optind++];
+	else if (argc - optind != 1)
+		return tool_usage_error(&cmd_log, "expected [BUS] DIR");
+	dir = argv[optind];
+
+	/* The bus first: a bus that is not there leaves no log behind. */
+	ret = tool_open_bus(&cmd_log, name, MMSB_OPEN_RDONLY, NULL, &bus);
+	if (ret)
+		return ret;
+	name = name ? name : tool_bus_name;
+	ret = catch_stop_signals();
+	if (ret) {
+		mmsb_bus_close(bus);
+		return tool_fail(ret, "setting the signal handlers");
+	}
+	ret = mmsb_log_open(&log, dir, MMSB_LOG_CREATE, &log_opts, &rec);
+	if (ret) {
+		mmsb_bus_close(bus);
+		/* The flags are right: only an option can be out of range. */
+		if (ret == -EINVAL)
+			return tool_usage_error(&cmd_log, "the log refused the options"
+						" (--segment-bytes is at least 4k)");
+		return open_failed(ret, dir, &rec);
+	}
+	say_recovered(dir, &rec);
+	ret = record_bus(log, bus, name, dir, &r, quiet);
+	mmsb_bus_close(bus);
+	err = mmsb_log_close(log);
+	if (err && !ret)
+		ret = tool_fail(err, "closing log '%s'", dir);
+	return ret;
+}
+
+/* A CLOCK_REALTIME stamp as ISO 8601 UTC, to the nanosecond. */
+static void print_utc(const char *label, int64_t ns)
+{
+	time_t secs = ns / 1000000000;
+	struct tm tm;
+	char buf[32];
+
+	/* A log whose only segment a crash left without a frame has none. */
+	if (!ns) {
+		printf("%-14s none\n", label);
+		return;
+	}
+	gmtime_r(&secs, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	printf("%-14s %s.%09uZ\n", label, buf, (unsigned int)(ns % 1000000000));
+}
+
+static int status_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ }
+	};
+	struct mmsb_log_recovery rec;
+	struct mmsb_log_info info;
+	struct mmsb_log *log;
+	const char *dir;
+	int opt, ret;
+
+	if ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1)
+		return tool_common_option(&cmd_log, opt);
+	if (argc - optind != 1)
+		return tool_usage_error(&cmd_log, "expected DIR");
+	dir = argv[optind];
+	/* Read-only: a torn tail is reported in @rec, not cut. */
+	ret = mmsb_log_open(&log, dir, MMSB_LOG_RDONLY, NULL, &rec);
+	if (ret)
+		return open_failed(ret, dir, &rec);
+	mmsb_log_info(log, &info);
+	printf("%-14s %s\n", "log:", dir);
+	printf("%-14s %" PRIu64 "\n", "bus id:", info.bus_id);
+	printf("%-14s %" PRIu64 "\n", "base seq:", info.base_seq);
+	printf("%-14s %" PRIu64 "\n", "last seq:", info.last_seq);
+	printf("%-14s %" PRIu64 "\n", "segments:", info.nr_segments);
+	printf("%-14s %" PRIu64 "\n", "bytes:", info.bytes);
+	printf("%-14s %" PRIu64 "\n", "records:", info.records);
+	printf("%-14s %" PRIu64 "\n", "snapshots:", info.snapshots);
+	printf("%-14s %" PRIu64 "\n", "gaps:", info.gaps);
+	print_utc("first time:", info.first_time_ns);
+	print_utc("last time:", info.last_time_ns);
+	printf("%-14s ", "torn tail:");
+	if (recovery_found_torn_tail(&rec)) {
+		print_torn_tail(stdout, &rec);
+		printf(": cut when the log is next opened to write\n");
+	} else {
+		printf("none\n");
+	}
+	if (rec.index_rebuilt)
+		printf("%-14s missing or damaged in a sealed segment: rebuilt"
+		       " when the log is next opened to write\n", "index:");
+	mmsb_log_close(log);
+	return TOOL_OK;
+}
+
+static void print_fault(void *arg, const char *msg)
+{
+	(void)arg;
+	printf("%s\n", msg);
+}
+
+static int verify_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ }
+	};
+	const char *dir;
+	long faults;
+	int opt;
+
+	if ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1)
+		return tool_common_option(&cmd_log, opt);
+	if (argc - optind != 1)
+		return tool_usage_error(&cmd_log, "expected DIR");
+	dir = argv[optind];
+	faults = mmsb_log_verify(dir, print_fault, NULL);
+	if (faults < 0)
+		return tool_fail((int)faults, "cannot verify log '%s'", dir);
+	printf("%ld fault%s\n", faults, plural(faults));
+	return faults ? TOOL_FAIL : TOOL_OK;
+}
+
+/*
+ * One line per frame: where it is, its kind, then a record as watch
+ * prints it (with the time the bus committed it), or the time the log
+ * took a snapshot or found records lost.
+ */
+static void print_frame(const struct mmsb_log_frame *f)
+{
+	char seg[SEGMENT_NAME_MAX];
+
+	segment_name(seg, f->segment);
+	printf("%s:%" PRIu64 " ", seg, f->offset);
+	switch (f->kind) {
+	case MMSB_LOG_RECORD:
+		printf("record ");
+		tool_print_record(stdout, f->rec, DUMP_SHOWN_BYTES);
+		break;
+	case MMSB_LOG_SNAPSHOT:
+		printf("snapshot ");
+		tool_print_time(stdout, f->time_ns);
+		printf(" seq %" PRIu64 "\n", f->seq);
+		break;
+	case MMSB_LOG_GAP:
+		printf("gap ");
+		tool_print_time(stdout, f->time_ns);
+		printf(" seq %" PRIu64 ": lost %" PRIu64 " records, to seq %"
+		       PRIu64 "\n", f->seq, f->lost, f->seq + f->lost - 1);
+		break;
+	}
+}
+
+static int dump_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "from", required_argument, NULL, 'f' },
+		{ "since", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ }
+	};
+	uint64_t from = 0, since = 0;
+	struct mmsb_log_recovery rec;
+	struct mmsb_log_cursor *cur;
+	struct mmsb_log_frame f;
+	struct mmsb_log *log;
+	const char *dir;
+	int opt, ret;
+
+	while ((opt = getopt_long(argc, argv, "f:t:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'f':
+			if (!tool_parse_id(optarg, &from))
+				return tool_usage_error(&cmd_log, "bad seq '%s'", optarg);
+			break;
+		case 't':
+			if (!tool_parse_id(optarg, &since) || since > INT64_MAX)
+				return tool_usage_error(&cmd_log, "bad time '%s': ns since the epoch",
+							optarg);
+			break;
+		default:
+			return tool_common_option(&cmd_log, opt);
+		}
+	}
+	if (from && since)
+		return tool_usage_error(&cmd_log, "--from and --since exclude each other");
+	if (argc - optind != 1)
+		return tool_usage_error(&cmd_log, "expected DIR");
+	dir = argv[optind];
+	ret = mmsb_log_open(&log, dir, MMSB_LOG_RDONLY, NULL, &rec);
+	if (ret)
+		return open_failed(ret, dir, &rec);
+	ret = since ? mmsb_log_seek_time(log, (int64_t)since, &cur) :
+		      mmsb_log_seek(log, from, &cur);
+	if (ret) {
+		ret = log_fail(log, ret, "seeking in", dir);
+		mmsb_log_close(log);
+		return ret;
+	}
+	while ((ret = mmsb_log_next(cur, &f)) > 0)
+		print_frame(&f);
+	/* The frames before the damage are printed, then where it is. */
+	if (fflush(stdout))
+		ret = tool_fail(-errno, "writing the output");
+	else if (ret < 0)
+		ret = log_fail(log, ret, "reading", dir);
+	mmsb_log_cursor_close(cur);
+	mmsb_log_close(log);
+	return ret;
+}
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+} log_actions[] = {
+	{ "record", record_run },
+	{ "status", status_run },
+	{ "verify", verify_run },
+	{ "dump", dump_run },
+};
+
+static int log_run(int argc, char **argv)
+{
+	static char prog[32];
+	size_t i;
+
+	if (argc < 2)
+		return tool_usage_error(&cmd_log, "expected record, status, verify or dump");
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
+		return tool_help(&cmd_log);
+	for (i = 0; i < ARRAY_SIZE(log_actions); i++) {
+		if (strcmp(argv[1], log_actions[i].name))
+			continue;
+		/* The action's argv[0] names it in getopt's complaints. */
+		snprintf(prog, sizeof(prog), "mmsb-tool log %s",
+			 log_actions[i].name);
+		argv[1] = prog;
+		return log_actions[i].run(argc - 1, argv + 1);
+	}
+	return tool_usage_error(&cmd_log, "unknown action '%s'", argv[1]);
+}
+
+const struct tool_cmd cmd_log = {
+	.name = "log",
+	.summary = "record a bus into a crash-safe log on disk; show, verify or dump a log",
+	.synopsis = "record [-s MODE] [-m MS] [-B BYTES] [-g BYTES] [-a FD] [-q] [BUS] DIR\n"
+		    "       mmsb-tool log status DIR\n"
+		    "       mmsb-tool log verify DIR\n"
+		    "       mmsb-tool log dump [-f SEQ | -t TIME_NS] DIR",
+	.options = "  record            attach to the bus read-only and append every record\n"
+		   "                    to the log in DIR (made if missing) until SIGINT\n"
+		   "                    or SIGTERM; then print what was recorded\n"
+		   "  status            the log's seqs, segments, sizes, counts and times,\n"
+		   "                    and a torn tail that opening it to write would cut\n"
+		   "  verify            check every checksum, index and snapshot of the log;\n"
+		   "                    print each fault and their number, exit 1 if any\n"
+		   "  dump              print the log's frames, one a line, records as\n"
+		   "                    watch prints them\n"
+		   "  BUS               the bus to record (default: --bus)\n"
+		   "  -s, --sync MODE   when records reach the disk: always (each batch\n"
+		   "                    read from the bus), batch (the default: after MS\n"
+		   "                    or BYTES), none (when the kernel writes, and at exit)\n"
+		   "  -m, --batch-ms MS\n"
+		   "                    batch: the longest a record waits for its sync\n"
+		   "                    (default 10)\n"
+		   "  -B, --batch-bytes BYTES\n"
+		   "                    batch: sync once this many are waiting (default 1m)\n"
+		   "  -g, --segment-bytes BYTES\n"
+		   "                    start a new segment file past this, at least 4k\n"
+		   "                    (default 64m)\n"
+		   "  -a, --ack-fd FD   write \"durable SEQ\" to FD each time the records\n"
+		   "                    up to SEQ are synced\n"
+		   "  -q, --quiet       no line of rates on stderr each second\n"
+		   "  -f, --from SEQ    dump from the first frame at SEQ or after\n"
+		   "  -t, --since TIME_NS\n"
+		   "                    dump from the first frame logged at TIME_NS or\n"
+		   "                    later: ns since the epoch, as date +%s%N prints\n"
+		   "  -h, --help        this text\n\n"
+		   "A log starts with a snapshot of the bus, then holds its records in\n"
+		   "order; a recorder that falls a ring behind, or resumes a log whose bus\n"
+		   "went on without it, writes a gap and a fresh snapshot.  Each second,\n"
+		   "record prints records/s, MB/s, its lag (records the bus has and the\n"
+		   "log not yet) and the durable seq on stderr.  Opening a log to record\n"
+		   "cuts a torn tail left by a crash, and says so.",
+	.run = log_run,
+};
