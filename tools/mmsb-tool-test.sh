@@ -286,7 +286,7 @@ printf '\xff' | dd of="$work/log/0000000000000001.seg" bs=1 seek=96 conv=notrunc
 expect log-verify-names-the-damaged-segment 1 '^0000000000000001\.seg, offset 64: CRC mismatch$' \
 	lt log verify "$work/log"
 expect log-verify-counts-the-fault 1 '^1 fault$' lt log verify "$work/log"
-expect log-dump-stops-at-the-damage-naming-it 1 'segment 0000000000000001, offset 64' \
+expect log-dump-stops-at-the-damage-naming-it 1 '0000000000000001\.seg, offset 64: CRC mismatch' \
 	lt log dump "$work/log"
 kill "$holder4"
 holder4=
