@@ -27,8 +27,11 @@
  *   log-batch         MMSB_LOG_SYNC_BATCH, defaults, to mmsb_log_sync()
  *   write-always      write() and fdatasync() of every chunk
  *   log-always        MMSB_LOG_SYNC_ALWAYS, to mmsb_log_sync()
+ *   uring-always      write-always through io_uring: write and fdatasync
+ *                     linked, one submission a chunk
  *   segment-make      the commit that makes a BATCH log's first segment:
- *                     its zero fill and fsyncs (outside log-batch's time)
+ *                     its header, fsyncs and rename (outside log-batch's
+ *                     time)
  *
  * A log case opens the log, appends the snapshot and commits it before
  * the clock starts, so its first segment is made untimed; its records
@@ -49,6 +52,7 @@
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <linux/magic.h>
+#include <liburing.h>
 
 #include "mmsb.h"
 #include "log_bench.h"
@@ -73,6 +77,7 @@ enum fig {
 	FIG_LOG_BATCH,
 	FIG_WRITE_ALWAYS,
 	FIG_LOG_ALWAYS,
+	FIG_URING_ALWAYS,
 	FIG_SEGMENT_MAKE,
 	NR_FIGS
 };
@@ -90,6 +95,7 @@ static const struct {
 	[FIG_LOG_BATCH] = { "log-batch", FIG_WRITE_BATCH },
 	[FIG_WRITE_ALWAYS] = { "write-always", FIG_WRITE_ALWAYS, true },
 	[FIG_LOG_ALWAYS] = { "log-always", FIG_WRITE_ALWAYS, true },
+	[FIG_URING_ALWAYS] = { "uring-always", FIG_WRITE_ALWAYS, true },
 	[FIG_SEGMENT_MAKE] = { "segment-make", FIG_SEGMENT_MAKE },
 };
 
@@ -292,6 +298,55 @@ static double time_log(const char *dir, const struct plan *p,
 	return t;
 }
 
+/*
+ * write-always through io_uring: each chunk's write and the fdatasync
+ * after it, linked, in one submission.  Whether io_uring would help the
+ * log's ALWAYS path, which does the same with two system calls.
+ */
+static double time_uring_always(int dirfd, const struct plan *p,
+				const void *chunk)
+{
+	size_t len = p->per_commit * p->size;
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	struct io_uring ring;
+	uint64_t c;
+	double t0, t;
+	int fd, ret, i;
+
+	ret = io_uring_queue_init(4, &ring, 0);
+	if (ret)
+		log_bench_die("io_uring_queue_init", ret);
+	fd = openat(dirfd, "uring", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		    0644);
+	if (fd < 0)
+		log_bench_die("uring", -errno);
+	t0 = now_ns();
+	for (c = 0; c < p->commits; c++) {
+		sqe = io_uring_get_sqe(&ring);
+		io_uring_prep_write(sqe, fd, chunk, len, c * len);
+		sqe->flags |= IOSQE_IO_LINK;
+		sqe = io_uring_get_sqe(&ring);
+		io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+		ret = io_uring_submit_and_wait(&ring, 2);
+		if (ret < 0)
+			log_bench_die("io_uring_submit_and_wait", ret);
+		for (i = 0; i < 2; i++) {
+			ret = io_uring_wait_cqe(&ring, &cqe);
+			if (ret || cqe->res < 0)
+				log_bench_die("io_uring write or fsync",
+					      ret ? ret : cqe->res);
+			io_uring_cqe_seen(&ring, cqe);
+		}
+	}
+	t = now_ns() - t0;
+	close(fd);
+	io_uring_queue_exit(&ring);
+	if (unlinkat(dirfd, "uring", 0))
+		log_bench_die("unlink", -errno);
+	return t;
+}
+
 /* One round: every case of record size @s once, back to back. */
 static void run_size(int dirfd, const char *dir, unsigned int s, int r,
 		     struct mmsb_delta *rec, unsigned char *chunk)
@@ -320,6 +375,7 @@ static void run_size(int dirfd, const char *dir, unsigned int s, int r,
 					      &unused);
 	fig[FIG_LOG_ALWAYS][r] = time_log(dir, &small, MMSB_LOG_SYNC_ALWAYS,
 					  rec, &unused, &unused);
+	fig[FIG_URING_ALWAYS][r] = time_uring_always(dirfd, &small, chunk);
 }
 
 /* The median over the rounds of figure @a's time over figure @b's. */
@@ -343,14 +399,17 @@ static void print_size(unsigned int s)
 	for (f = 0; f < NR_FIGS; f++) {
 		const struct plan *p = figs[f].always ? &small : &big;
 		double t = median(ns[s][f], nr_rounds);
-		double bytes = f == FIG_SEGMENT_MAKE ? SEGMENT_BYTES :
-						       plan_bytes(p);
+		double bytes = plan_bytes(p);
 
+		if (f == FIG_SEGMENT_MAKE) {
+			printf("%-8u %-15s %9.1f %9s %11s %7s\n",
+			       record_sizes[s], figs[f].name, t / 1e6, "-",
+			       "-", "-");
+			continue;
+		}
 		printf("%-8u %-15s %9.1f %9.0f ", record_sizes[s], figs[f].name,
 		       t / 1e6, bytes / t * 1e3);
-		if (f == FIG_SEGMENT_MAKE)
-			printf("%11s %7s\n", "-", "-");
-		else if (figs[f].base == f)
+		if (figs[f].base == f)
 			printf("%11.0f %7s\n", bytes / p->size / t * 1e9, "-");
 		else
 			printf("%11.0f %7.2f\n", bytes / p->size / t * 1e9,

@@ -80,6 +80,13 @@ static int take(struct recorder *rc, const struct mmsb_delta *d)
 		return 0;	/* in the snapshot already */
 	if (d->seq != log->seq.pos + 1)
 		return catch_up(rc);	/* the stream never skips; be sure */
+	/*
+	 * A restored page's record does not carry the bytes it was restored
+	 * with: the log takes them from a fresh snapshot, after a gap that
+	 * covers the record (Documentation/log-format.md, "Frames").
+	 */
+	if (d->type == MMSB_REC_PAGE_ALLOC && d->flags & MMSB_DELTA_RESTORED)
+		return catch_up(rc);
 	return mmsb_log_append(log, d);
 }
 
@@ -159,8 +166,14 @@ int mmsb_log_record(struct mmsb_log *log, struct mmsb_bus *bus,
 	};
 	struct pollfd pfd = { .fd = mmsb_bus_fd(bus), .events = POLLIN };
 	int ret, due = 0;
+	unsigned int i;
 
 	log->error[0] = 0;
+	for (i = 0; i < sizeof(r->pad) / sizeof(r->pad[0]); i++)
+		if (r->pad[i])
+			return log_set_error(log, -EINVAL, "recorder: pad not zero");
+	if (!r->stop)
+		return log_set_error(log, -EINVAL, "recorder: no stop flag");
 	rc.buf = malloc(rc.cap);
 	if (!rc.buf)
 		return log_set_error(log, -ENOMEM, "recording: %s",

@@ -11,7 +11,10 @@
  * frame passes its checksum (the cursor checks it), every record is well
  * formed and its page's epochs follow on from the snapshot before it; it
  * reaches every seq the recorder reported durable (sync always: whatever
- * its fdatasync returned for); and mmsb_log_verify() finds no fault.
+ * its fdatasync returned for); and mmsb_log_verify() finds no fault.  The
+ * writer now and then frees a page and restores one in its place, whose
+ * record the log must not hold (a gap and a snapshot cover it: the record
+ * lacks the restored bytes).
  *
  * The writer and the recorder are threads of one child per kill, since a
  * local bus lives inside one process.  The first test gives each child a
@@ -53,6 +56,13 @@
 #define MAX_RUN_LEN		64
 /* One commit in this many frees its page and allocates another. */
 #define REALLOC_ONE_IN		64
+/*
+ * Of the pages made again, one in this many is restored (at a nonzero
+ * epoch, with bytes its record does not carry): the recorder must cover
+ * it with a gap and a fresh snapshot, so the log never has its record.
+ */
+#define RESTORE_ONE_IN		4
+#define RESTORED_EPOCH		7
 
 /* What the kills of one test share, and what the summary tells. */
 struct kill_run {
@@ -95,12 +105,32 @@ struct writer {
 	uint64_t id[NR_PAGES];
 	__u8 *addr[NR_PAGES];
 	size_t size[NR_PAGES];
+	uint64_t max_id;	/* a restored id must be above every id */
 };
 
 static void writer_new_page(struct writer *w, unsigned int i)
 {
 	w->size[i] = 1 + xorshift_next(&w->rnd) % MAX_PAGE_SIZE;
 	w->addr[i] = lib_new_page(w->bus, w->size[i], &w->id[i]);
+	if (w->id[i] > w->max_id)
+		w->max_id = w->id[i];
+}
+
+static void writer_restore_page(struct writer *w, unsigned int i)
+{
+	size_t size = 1 + xorshift_next(&w->rnd) % MAX_PAGE_SIZE;
+	__u8 *data = malloc(size);
+	int ret;
+
+	ASSERT_NE(NULL, data);
+	memset(data, 0x5a, size);
+	w->id[i] = w->max_id + 1 + xorshift_next(&w->rnd) % 1000;
+	w->max_id = w->id[i];
+	ret = mmsb_page_restore(w->bus, w->id[i], size, RESTORED_EPOCH, data);
+	ASSERT_EQ(0, ret) TH_LOG("mmsb_page_restore: %s", mmsb_strerror(ret));
+	free(data);
+	ret = mmsb_page_map(w->bus, w->id[i], (void **)&w->addr[i], &w->size[i]);
+	ASSERT_EQ(0, ret) TH_LOG("mmsb_page_map: %s", mmsb_strerror(ret));
 }
 
 /*
@@ -117,6 +147,8 @@ static void writer_attach(struct writer *w)
 		ret = mmsb_page_map(w->bus, w->id[i], (void **)&w->addr[i],
 				    &w->size[i]);
 		ASSERT_EQ(0, ret) TH_LOG("mmsb_page_map: %s", mmsb_strerror(ret));
+		if (w->id[i] > w->max_id)
+			w->max_id = w->id[i];
 	}
 	for (; i < NR_PAGES; i++)
 		writer_new_page(w, i);
@@ -148,7 +180,10 @@ static void *writer_loop(void *arg)
 			ret = mmsb_page_free(w->bus, w->id[i]);
 			ASSERT_EQ(0, ret) TH_LOG("mmsb_page_free: %s",
 						 mmsb_strerror(ret));
-			writer_new_page(w, i);
+			if (xorshift_next(&w->rnd) % RESTORE_ONE_IN)
+				writer_new_page(w, i);
+			else
+				writer_restore_page(w, i);
 		}
 		writer_store(w, i);
 		ret = mmsb_commit(w->bus, w->id[i], NULL);

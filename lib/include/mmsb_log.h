@@ -107,12 +107,12 @@ int mmsb_log_sync(struct mmsb_log *log);
 
 struct mmsb_log_info {
 	uint64_t base_seq;		/* the first snapshot's seq */
-	uint64_t last_seq;		/* the last frame's seq */
+	uint64_t last_seq;		/* the log's position: the last seq it
+					   covers (a GAP covers its records) */
 	uint64_t durable_seq;		/* last seq known synced (this handle) */
 	uint64_t nr_segments;
 	uint64_t bytes;			/* frames and headers, all segments */
-	uint64_t records, snapshots, gaps;	/* frames appended by this handle,
-						   or counted by a scan */
+	uint64_t records, snapshots, gaps;	/* frames of each kind in the log */
 	uint64_t bus_id;
 	int64_t first_time_ns, last_time_ns;	/* CLOCK_REALTIME of frames */
 };
@@ -120,13 +120,17 @@ struct mmsb_log_info {
 int mmsb_log_info(struct mmsb_log *log, struct mmsb_log_info *info);
 
 /*
- * The recorder: attaches to @bus (opened RDONLY or not), snapshots it into
- * the log as its base (or, for a log that has one, as the fresh snapshot
- * after a gap marker, unless the bus's stream still holds the next
- * record), then appends every record it reads until *@stop becomes true or
- * an error.  @on_durable is told each time records up to a seq are synced;
- * @on_second, once a second, the log's info and the lag: records the bus
- * has that the log does not.
+ * The recorder: snapshots @bus (a handle opened just before, RDONLY or
+ * not, so that its stream holds every record after the snapshot) into the
+ * log as its base; or, resuming a log of the same bus that the bus has
+ * moved past, writes a GAP and the snapshot.  Then appends every record it
+ * reads, committing once per batch read, until *@stop becomes true or an
+ * error; an OVERRUN, or a restored page's record (which lacks its bytes),
+ * becomes a GAP and a fresh snapshot.  @on_durable (may be NULL) is told
+ * each time records up to a seq are synced; @on_second (may be NULL), once
+ * a second, the log's info and the lag: records the bus has that the log
+ * does not.  -EXDEV: the log is another bus's, or ahead of this one;
+ * -EINVAL: @stop is NULL or @pad not zero.
  */
 struct mmsb_log_recorder {
 	volatile int *stop;
