@@ -121,6 +121,9 @@ int64_t log_now_ns(int clock);
  * is read-only.
  */
 int log_list_segments(struct mmsb_log *log);
+/* The seqs of the snapshot files at or below @max, in no order. */
+int log_snapshot_seqs(struct mmsb_log *log, uint64_t max, uint64_t **seqs,
+		      size_t *nr);
 /* Adds a segment after the others; its frames end at its header. */
 int log_add_segment(struct mmsb_log *log, uint64_t first_seq, uint64_t salt);
 

@@ -60,7 +60,8 @@ int log_add_segment(struct mmsb_log *log, uint64_t first_seq, uint64_t salt)
 
 /* Calls @fn with each name in the log's directory until it fails. */
 static int each_name(struct mmsb_log *log,
-		     int (*fn)(struct mmsb_log *log, const char *name))
+		     int (*fn)(struct mmsb_log *log, const char *name, void *arg),
+		     void *arg)
 {
 	int fd = dup(log->dirfd);
 	struct dirent *de;
@@ -74,13 +75,16 @@ static int each_name(struct mmsb_log *log,
 		close(fd);
 		return -errno;
 	}
+	/* A dup shares the offset, which the last walk left at the end. */
+	rewinddir(d);
 	while (!ret && (de = readdir(d)))
-		ret = fn(log, de->d_name);
+		ret = fn(log, de->d_name, arg);
 	closedir(d);
 	return ret;
 }
 
-static int take_segment_or_tmp(struct mmsb_log *log, const char *name)
+static int take_segment_or_tmp(struct mmsb_log *log, const char *name,
+			       void *unused __attribute__((unused)))
 {
 	size_t len = strlen(name);
 	uint64_t seq;
@@ -95,7 +99,7 @@ static int take_segment_or_tmp(struct mmsb_log *log, const char *name)
 
 int log_list_segments(struct mmsb_log *log)
 {
-	int ret = each_name(log, take_segment_or_tmp);
+	int ret = each_name(log, take_segment_or_tmp, NULL);
 
 	if (log->nr_segs)
 		qsort(log->segs, log->nr_segs, sizeof(*log->segs), cmp_seg);
@@ -340,8 +344,51 @@ static int drop_empty_active(struct mmsb_log *log)
 	return ret;
 }
 
+struct snap_list {
+	uint64_t max;
+	uint64_t *seq;
+	size_t nr, cap;
+};
+
+static int take_snapshot_seq(struct mmsb_log *log __attribute__((unused)),
+			     const char *name, void *arg)
+{
+	struct snap_list *l = arg;
+	uint64_t seq;
+	void *p;
+
+	if (!log_parse_name(name, LOG_SNAP_SUFFIX, &seq) || seq > l->max)
+		return 0;
+	if (l->nr == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 16;
+		p = realloc(l->seq, l->cap * sizeof(*l->seq));
+		if (!p)
+			return -ENOMEM;
+		l->seq = p;
+	}
+	l->seq[l->nr++] = seq;
+	return 0;
+}
+
+int log_snapshot_seqs(struct mmsb_log *log, uint64_t max, uint64_t **seqs,
+		      size_t *nr)
+{
+	struct snap_list l = { .max = max };
+	int ret;
+
+	ret = each_name(log, take_snapshot_seq, &l);
+	if (ret) {
+		free(l.seq);
+		return ret;
+	}
+	*seqs = l.seq;
+	*nr = l.nr;
+	return 0;
+}
+
 /* Snapshots after the position: written, but their frame never was. */
-static int drop_if_orphan_snapshot(struct mmsb_log *log, const char *name)
+static int drop_if_orphan_snapshot(struct mmsb_log *log, const char *name,
+				   void *unused __attribute__((unused)))
 {
 	uint64_t seq;
 
@@ -416,7 +463,7 @@ int mmsb_log_open_fs(struct mmsb_log **logp, const char *dir,
 	if (!ret)
 		ret = drop_empty_active(log);
 	if (!ret && !(flags & MMSB_LOG_RDONLY))
-		ret = each_name(log, drop_if_orphan_snapshot);
+		ret = each_name(log, drop_if_orphan_snapshot, NULL);
 	if (ret)
 		goto fail;
 	log->base_seq = log->nr_segs ? log->segs[0].first_seq : 0;

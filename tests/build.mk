@@ -49,11 +49,11 @@ USER_BINS += $(SNAPFILE_TESTS)
 LOG_LIB_SRCS := $(wildcard lib/log_*.c) lib/crc32c.c lib/snapshot_file.c
 LOG_TEST_DEPS := tests/log_util.h tests/test_util.h selftests/harness.h \
 	build/lib/libmmsb.a
-LOG_TEST_NAMES := log_test log_crash
+LOG_TEST_NAMES := log_test log_crash log_replay
 LOG_TESTS := $(foreach t,$(LOG_TEST_NAMES),build/tests/$(t) \
 	build/tests/$(t)_asan)
 
-$(LOG_TESTS): CFLAGS += -Ilib/include -Ilib
+$(LOG_TESTS): CFLAGS += -Ilib/include -Ilib -Iselftests
 $(LOG_TESTS): LDLIBS += -luring -pthread
 $(LOG_TEST_NAMES:%=build/tests/%): build/tests/%: tests/%.c $(LOG_TEST_DEPS)
 build/tests/log_crash build/tests/log_crash_asan: tests/log_crash_fs.c \

@@ -7,7 +7,8 @@
  * tail cut at every byte offset of the last records and at random bit
  * flips (recovery keeps exactly the whole records before the damage), bit
  * rot in a sealed segment named by segment and offset, indexes rebuilt,
- * and verify finding each kind of fault.
+ * snapshot files no frame names removed, and verify finding each kind of
+ * fault.
  */
 #include "log_util.h"
 
@@ -509,6 +510,30 @@ TEST(bad_arguments_get_the_documented_errno)
 	EXPECT_EQ(-EBADF, mmsb_log_append(log, test_record(4)));
 	mmsb_log_close(log);
 	EXPECT_EQ(-ENOENT, mmsb_log_verify(missing, NULL, NULL));
+	test_rmdir(dir);
+}
+
+/* A snapshot file above the position had its frame lost in a crash. */
+TEST(opening_removes_snapshot_files_no_frame_names)
+{
+	char dir[256], from[600], to[600], cmd[1300];
+	struct stat st;
+	struct mmsb_log *log;
+
+	test_tmpdir(dir, sizeof(dir), "log");
+	make_log(dir, 1, 20, 0);
+	seg_path(from, sizeof(from), dir, 1, ".snap");
+	seg_path(to, sizeof(to), dir, 21, ".snap");
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", from, to);
+	ASSERT_EQ(0, system(cmd));
+	log = open_log(dir, MMSB_LOG_RDONLY, 0, NULL);
+	mmsb_log_close(log);
+	EXPECT_EQ(0, stat(to, &st));
+	log = open_log(dir, 0, 0, NULL);
+	mmsb_log_close(log);
+	EXPECT_EQ(-1, stat(to, &st));
+	EXPECT_EQ(0, stat(from, &st));
+	EXPECT_EQ(20, test_expect_log(dir, NULL));
 	test_rmdir(dir);
 }
 

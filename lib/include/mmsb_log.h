@@ -178,6 +178,18 @@ int mmsb_log_load_snapshot(struct mmsb_log *log, uint64_t seq,
 			   struct mmsb_snap **snap);
 
 /*
+ * The pages of the log's bus as they were just after record @seq (0: the
+ * log's position), in one allocation as mmsb_snapshot() makes them: the
+ * last snapshot at or before @seq, with the records after it applied (a
+ * snapshot whose file fails its checksums is passed over for the one
+ * before).  -ERANGE: @seq is outside the log or in a gap; -EBADMSG: a
+ * record does not apply to its page (mmsb_log_error() says which), or no
+ * snapshot loads.
+ */
+int mmsb_log_replay(struct mmsb_log *log, uint64_t seq,
+		    struct mmsb_snap **snap);
+
+/*
  * Checks every checksum, the sequence rules, every index and every
  * snapshot, read-only; @fault (may be NULL) gets each fault as a line.
  * Returns the number of faults, or a negative errno if the log could not
