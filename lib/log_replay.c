@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT OR LGPL-2.1-or-later
 /*
  * Replay: the pages of a log's bus as they were just after a given record,
+ * and checkpoints, which replay to the log's position and append the
+ * result as a snapshot,
  * from the last snapshot at or before it and the records after that
- * snapshot.  A snapshot whose file fails its checksums is passed over for
+ * snapshot; so a later replay starts there.  A snapshot whose file fails its checksums is passed over for
  * the one before it.  Every record must take its page from the epoch the
  * frames before it left (delta-format.md, "Sequence and epoch rules"), so
  * a frame lost or reordered in a way its CRC cannot show still fails.
@@ -273,5 +275,30 @@ int mmsb_log_replay(struct mmsb_log *log, uint64_t seq,
 		ret = make_snap(&rp, snap);
 	drop_pages(&rp);
 	free(rp.pages);
+	return ret;
+}
+
+MMSB_EXPORT
+int mmsb_log_checkpoint(struct mmsb_log *log)
+{
+	struct mmsb_snap *snap;
+	int ret;
+
+	if (log->flags & MMSB_LOG_RDONLY)
+		return -EBADF;
+	if (log->seq.want_snapshot)
+		return log_set_error(log, -EINVAL,
+				     "the log ends in a gap: only a snapshot of the bus covers it");
+	/* Replay reads the files: what is buffered must be in them. */
+	ret = mmsb_log_commit(log);
+	if (ret < 0)
+		return ret;
+	ret = mmsb_log_replay(log, log->seq.pos, &snap);
+	if (ret)
+		return ret;
+	ret = mmsb_log_append_snapshot(log, snap);
+	mmsb_snap_free(snap);
+	if (!ret)
+		ret = mmsb_log_sync(log);
 	return ret;
 }

@@ -190,6 +190,13 @@ int mmsb_log_replay(struct mmsb_log *log, uint64_t seq,
 		    struct mmsb_snap **snap);
 
 /*
+ * Appends a checkpoint: the pages at the log's position (replayed), as a
+ * snapshot at that seq, synced; later replays to seqs after it start
+ * there.  -EBADF: read-only; -EINVAL: the log ends in a GAP.
+ */
+int mmsb_log_checkpoint(struct mmsb_log *log);
+
+/*
  * Checks every checksum, the sequence rules, every index and every
  * snapshot, read-only; @fault (may be NULL) gets each fault as a line.
  * Returns the number of faults, or a negative errno if the log could not
