@@ -31,6 +31,7 @@ struct recorder {
 	size_t cap;
 	uint64_t told_durable;
 	int64_t next_second_ns;
+	uint64_t records_at_snapshot;	/* the log's count at its last */
 };
 
 /*
@@ -64,6 +65,21 @@ static int catch_up(struct recorder *rc)
 	if (!ret && (!log->seq.started || log->seq.want_snapshot))
 		ret = mmsb_log_append_snapshot(log, snap);
 	mmsb_snap_free(snap);
+	rc->records_at_snapshot = log->sealed_records + log->seg_records;
+	return ret;
+}
+
+static int checkpoint_if_due(struct recorder *rc)
+{
+	struct mmsb_log *log = rc->log;
+	uint64_t records = log->sealed_records + log->seg_records;
+	int ret;
+
+	if (!rc->r->checkpoint_records ||
+	    records - rc->records_at_snapshot < rc->r->checkpoint_records)
+		return 0;
+	ret = mmsb_log_checkpoint(log);
+	rc->records_at_snapshot = records;
 	return ret;
 }
 
@@ -181,6 +197,9 @@ int mmsb_log_record(struct mmsb_log *log, struct mmsb_bus *bus,
 	rc.next_second_ns = log_now_ns(CLOCK_MONOTONIC) + SECOND_NS;
 	ret = catch_up(&rc);
 	while (!ret && !*r->stop) {
+		ret = checkpoint_if_due(&rc);
+		if (ret)
+			break;
 		due = mmsb_log_commit(log);
 		if (due < 0) {
 			ret = due;

@@ -2,8 +2,8 @@
 /*
  * Description: replaying a recorded log (mmsb_log_replay()) on the local
  * backend.  A writer stores into, commits, frees and allocates pages of a
- * bus while the recorder records it; now and then it takes a snapshot of
- * the live pages.  Replaying the log to each snapshot's seq must give
+ * bus while the recorder records it, with a checkpoint every so many
+ * records; now and then the writer takes a snapshot of the live pages.  Replaying the log to each snapshot's seq must give
  * those pages exactly: ids, sizes, epochs and bytes, from a writable
  * handle and a read-only one.  A checkpoint (mmsb_log_checkpoint(): the
  * pages at the log's position, appended as a snapshot) is replayed from,
@@ -22,6 +22,8 @@
 #define SNAP_EVERY	150
 #define MAX_SNAPS	(OPERATIONS / SNAP_EVERY + 1)
 #define MAX_PAGE	9000
+/* The recorder's checkpoints: a few over the run, between the snapshots. */
+#define CHECKPOINT_RECORDS	1300
 
 struct recording {
 	struct mmsb_log *log;
@@ -43,6 +45,7 @@ static void *record(void *arg)
 	struct recording *rc = arg;
 	struct mmsb_log_recorder r = {
 		.stop = &rc->stop, .on_durable = note_durable, .arg = rc,
+		.checkpoint_records = CHECKPOINT_RECORDS,
 	};
 
 	rc->ret = mmsb_log_record(rc->log, rc->reader, &r);
@@ -107,6 +110,7 @@ TEST_TIMEOUT(replay_to_each_snapshots_seq_gives_its_pages, 120)
 	char name[MMSB_BUS_NAME_MAX], dir[256], path[600];
 	uint64_t ids[PAGES], sizes[PAGES], state = 0x7265706c6179ULL, seq;
 	struct mmsb_bus_info info;
+	struct mmsb_log_info li;
 	unsigned int nr = 0, op, i;
 	struct mmsb_bus *bus;
 	__u8 *map[PAGES];
@@ -147,6 +151,9 @@ TEST_TIMEOUT(replay_to_each_snapshots_seq_gives_its_pages, 120)
 	ASSERT_EQ(0, rc.ret);
 	ASSERT_EQ(0, mmsb_snapshot(bus, NULL, 0, &snaps[nr]));
 
+	ASSERT_EQ(0, mmsb_log_info(rc.log, &li));
+	/* The last may fall due after the recorder stopped. */
+	EXPECT_LE(OPERATIONS / CHECKPOINT_RECORDS - 1, li.snapshots - 1);
 	/* The log's position is the bus's last record: replay(0) is it. */
 	ASSERT_EQ(0, mmsb_log_replay(rc.log, 0, &got)) TH_LOG("%s", mmsb_log_error(rc.log));
 	expect_same_snap(snaps[nr], got);

@@ -129,7 +129,9 @@ int mmsb_log_info(struct mmsb_log *log, struct mmsb_log_info *info);
  * becomes a GAP and a fresh snapshot.  @on_durable (may be NULL) is told
  * each time records up to a seq are synced; @on_second (may be NULL), once
  * a second, the log's info and the lag: records the bus has that the log
- * does not.  -EXDEV: the log is another bus's, or ahead of this one;
+ * does not.  With @checkpoint_records, it appends a checkpoint
+ * (mmsb_log_checkpoint()) whenever that many records follow the last
+ * snapshot, so that no replay applies more.  -EXDEV: the log is another bus's, or ahead of this one;
  * -EINVAL: @stop is NULL or @pad not zero.
  */
 struct mmsb_log_recorder {
@@ -138,7 +140,9 @@ struct mmsb_log_recorder {
 	void (*on_second)(void *arg, const struct mmsb_log_info *info,
 			  uint64_t lag);
 	void *arg;
-	unsigned long pad[4];		/* zero */
+	/* A checkpoint once this many records follow the last snapshot; 0: none. */
+	uint64_t checkpoint_records;
+	unsigned long pad[3];		/* zero */
 };
 
 int mmsb_log_record(struct mmsb_log *log, struct mmsb_bus *bus,
