@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -451,6 +452,12 @@ int mmsb_log_open_fs(struct mmsb_log **logp, const char *dir,
 	log->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (log->dirfd < 0) {
 		ret = -errno;
+		goto fail;
+	}
+	/* One writer: two would interleave their frames. */
+	if (!(flags & MMSB_LOG_RDONLY) && flock(log->dirfd, LOCK_EX | LOCK_NB)) {
+		ret = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		log_set_error(log, ret, "%s: open for writing elsewhere", dir);
 		goto fail;
 	}
 	ret = log_list_segments(log);

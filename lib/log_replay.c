@@ -284,6 +284,7 @@ int mmsb_log_checkpoint(struct mmsb_log *log)
 	struct mmsb_snap *snap;
 	int ret;
 
+	log->error[0] = 0;
 	if (log->flags & MMSB_LOG_RDONLY)
 		return -EBADF;
 	if (log->seq.want_snapshot)

@@ -488,7 +488,7 @@ TEST(each_sync_mode_makes_records_durable_when_it_says)
 TEST(bad_arguments_get_the_documented_errno)
 {
 	struct mmsb_log_opts o = { .sync = 7 };
-	struct mmsb_log *log;
+	struct mmsb_log *log, *other;
 	char dir[256], missing[300];
 
 	test_tmpdir(dir, sizeof(dir), "log");
@@ -508,6 +508,15 @@ TEST(bad_arguments_get_the_documented_errno)
 	make_log(dir, 1, 3, 0);
 	log = open_log(dir, MMSB_LOG_RDONLY, 0, NULL);
 	EXPECT_EQ(-EBADF, mmsb_log_append(log, test_record(4)));
+	EXPECT_EQ(-EBADF, mmsb_log_checkpoint(log));
+	mmsb_log_close(log);
+	/* One writer at a time; readers as many as like. */
+	log = open_log(dir, 0, 0, NULL);
+	EXPECT_EQ(-EBUSY, mmsb_log_open(&other, dir, 0, NULL, NULL));
+	EXPECT_EQ(0, mmsb_log_open(&other, dir, MMSB_LOG_RDONLY, NULL, NULL));
+	mmsb_log_close(other);
+	mmsb_log_close(log);
+	log = open_log(dir, 0, 0, NULL);
 	mmsb_log_close(log);
 	EXPECT_EQ(-ENOENT, mmsb_log_verify(missing, NULL, NULL));
 	test_rmdir(dir);

@@ -10,10 +10,11 @@
 # refused here too, with the damaged page named.  log's usage errors exit
 # 2; log record without the module fails and makes no log; log status,
 # verify and dump refuse a missing log, and one whose segment header is
-# damaged, naming the segment.  (snapshot, restore and log record
-# themselves need the device, as every command but demo --local does:
-# tools/mmsb-tool-test.sh.)  Runs on the host (make check) as whoever runs
-# it, and in the VM as root and as nobody.
+# damaged, naming the segment; so do log replay, checkpoint (which makes
+# no log) and history, whose usage errors exit 2 too.  (snapshot, restore
+# and log record themselves need the device, as every command but demo
+# --local does: tools/mmsb-tool-test.sh.)  Runs on the host (make check) as
+# whoever runs it, and in the VM as root and as nobody.
 
 set -u
 
@@ -48,7 +49,7 @@ has() {
 }
 
 echo "TAP version 13"
-echo "1..26"
+echo "1..38"
 
 timeout 30 "$tool" demo --local >"$work/demo" 2>&1
 status=$?
@@ -132,7 +133,8 @@ expect() {
 	result 0 "$name"
 }
 
-expect log-without-an-action-is-a-usage-error 2 'expected record, status, verify or dump' \
+expect log-without-an-action-is-a-usage-error 2 \
+	'expected record, status, verify, dump, replay, checkpoint or history' \
 	"$tool" log
 expect log-unknown-action-is-a-usage-error 2 "unknown action 'frob'" "$tool" log frob
 expect log-record-without-a-dir-is-a-usage-error 2 'expected \[BUS\] DIR' \
@@ -143,6 +145,16 @@ expect log-record-ack-fd-not-open-is-a-usage-error 2 "bad --ack-fd '99'" \
 	"$tool" log record --ack-fd 99 b "$work/log"
 expect log-dump-from-and-since-is-a-usage-error 2 '--from and --since exclude each other' \
 	"$tool" log dump --from 2 --since 3 "$work/log"
+expect log-replay-without-a-file-is-a-usage-error 2 'expected DIR FILE' \
+	"$tool" log replay "$work/log"
+expect log-replay-to-seq-0-is-a-usage-error 2 "bad seq '0'" \
+	"$tool" log replay --to-seq 0 "$work/log" "$work/replayed"
+expect log-checkpoint-without-a-dir-is-a-usage-error 2 'expected DIR' \
+	"$tool" log checkpoint
+expect log-history-without-a-page-is-a-usage-error 2 'expected --page ID' \
+	"$tool" log history "$work/log"
+expect log-history-bad-page-is-a-usage-error 2 "bad page id 'x'" \
+	"$tool" log history --page x "$work/log"
 if [[ -e /dev/mmsb ]]; then
 	echo "ok $((++nr)) tool-local.log-record-without-module-fails-and-makes-no-log # SKIP /dev/mmsb is present"
 	skipped=$((skipped + 1))
@@ -157,6 +169,15 @@ else
 fi
 expect log-status-of-a-missing-log-fails 1 "cannot open log '$work/log'" \
 	"$tool" log status "$work/log"
+expect log-replay-of-a-missing-log-fails 1 "cannot open log '$work/log'" \
+	"$tool" log replay "$work/log" "$work/replayed"
+# Checkpoint opens the log to write, but without creating it.
+expect log-checkpoint-of-a-missing-log-fails 1 "cannot open log '$work/log'" \
+	"$tool" log checkpoint "$work/log"
+[[ ! -e $work/log ]]
+result "$((!$?))" log-checkpoint-of-a-missing-log-makes-no-log
+expect log-history-of-a-missing-log-fails 1 "cannot open log '$work/log'" \
+	"$tool" log history --page 1 "$work/log"
 mkdir "$work/empty"
 expect log-verify-of-a-directory-without-segments-fails 1 "cannot verify log '$work/empty'" \
 	"$tool" log verify "$work/empty"
@@ -172,6 +193,15 @@ expect log-verify-names-a-damaged-segment-header 1 \
 expect log-dump-names-a-damaged-segment-header 1 \
 	'0000000000000001\.seg, offset 0: damaged segment header' \
 	"$tool" log dump "$work/bad"
+expect log-replay-names-a-damaged-segment-header 1 \
+	'0000000000000001\.seg, offset 0: damaged segment header' \
+	"$tool" log replay "$work/bad" "$work/replayed"
+expect log-checkpoint-names-a-damaged-segment-header 1 \
+	'0000000000000001\.seg, offset 0: damaged segment header' \
+	"$tool" log checkpoint "$work/bad"
+expect log-history-names-a-damaged-segment-header 1 \
+	'0000000000000001\.seg, offset 0: damaged segment header' \
+	"$tool" log history --page 1 "$work/bad"
 
 echo "# Totals: pass:$((nr - failed - skipped)) fail:$failed skip:$skipped"
 ((!failed))

@@ -2,12 +2,16 @@
 /*
  * mmsb-tool log: record a bus into a transaction log on disk (libmmsb's
  * mmsb_log.h), and look at such a log: its state, a check of every byte
- * of it, and its frames.
+ * of it, its frames, the pages it holds at a seq, and one page's records;
+ * and checkpoint it, so that later replays start nearer their seq.
  *
  *	mmsb-tool --bus NAME log record [OPTIONS] DIR
  *	mmsb-tool log status DIR
  *	mmsb-tool log verify DIR
  *	mmsb-tool log dump [--from SEQ | --since TIME_NS] DIR
+ *	mmsb-tool log replay [--to-seq SEQ] DIR FILE
+ *	mmsb-tool log checkpoint DIR
+ *	mmsb-tool log history --page ID DIR
  *
  * record runs until SIGINT or SIGTERM and then closes the log cleanly; a
  * recorder that dies any other way leaves a log whose next opening cuts
@@ -15,6 +19,10 @@
  * time, up to which seq the records are synced: only those are promised
  * to survive a crash, so a script that must not lose a record waits for
  * its line.
+ *
+ * checkpoint appends to the log as record does, and the library does not
+ * keep two writers of one log apart: it must not run while a recorder
+ * records into the same log.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -528,6 +536,148 @@ static int dump_run(int argc, char **argv)
 	return ret;
 }
 
+static int replay_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "to-seq", required_argument, NULL, 'u' },
+		{ "help", no_argument, NULL, 'h' },
+		{ }
+	};
+	struct mmsb_log_recovery rec;
+	struct mmsb_snap *snap;
+	struct mmsb_log *log;
+	const char *dir, *file;
+	uint64_t to_seq = 0;
+	int opt, ret;
+
+	while ((opt = getopt_long(argc, argv, "u:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'u':
+			if (!tool_parse_id(optarg, &to_seq))
+				return tool_usage_error(&cmd_log, "bad seq '%s'", optarg);
+			break;
+		default:
+			return tool_common_option(&cmd_log, opt);
+		}
+	}
+	if (argc - optind != 2)
+		return tool_usage_error(&cmd_log, "expected DIR FILE");
+	dir = argv[optind];
+	file = argv[optind + 1];
+	ret = mmsb_log_open(&log, dir, MMSB_LOG_RDONLY, NULL, &rec);
+	if (ret)
+		return open_failed(ret, dir, &rec);
+	/* 0 replays to the log's position. */
+	ret = mmsb_log_replay(log, to_seq, &snap);
+	if (ret) {
+		ret = log_fail(log, ret, "replaying", dir);
+		mmsb_log_close(log);
+		return ret;
+	}
+	mmsb_log_close(log);
+	ret = tool_write_snapshot(snap, file, "log", dir);
+	mmsb_snap_free(snap);
+	return ret;
+}
+
+static int checkpoint_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ }
+	};
+	struct mmsb_log_recovery rec;
+	struct mmsb_log_info info;
+	struct mmsb_log *log;
+	const char *dir;
+	int opt, ret, err;
+
+	if ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1)
+		return tool_common_option(&cmd_log, opt);
+	if (argc - optind != 1)
+		return tool_usage_error(&cmd_log, "expected DIR");
+	dir = argv[optind];
+	/* Without MMSB_LOG_CREATE: a checkpoint of no log is a mistake. */
+	ret = mmsb_log_open(&log, dir, 0, NULL, &rec);
+	if (ret)
+		return open_failed(ret, dir, &rec);
+	say_recovered(dir, &rec);
+	ret = mmsb_log_checkpoint(log);
+	if (ret) {
+		ret = log_fail(log, ret, "checkpointing", dir);
+	} else {
+		mmsb_log_info(log, &info);
+		printf("log '%s': checkpoint at seq %" PRIu64 "\n", dir,
+		       info.last_seq);
+	}
+	err = mmsb_log_close(log);
+	if (err && !ret)
+		ret = tool_fail(err, "closing log '%s'", dir);
+	return ret;
+}
+
+/*
+ * A page's records, with every snapshot and gap: a gap is where its
+ * history is missing records, and the snapshot after it where it resumes.
+ */
+static bool in_history(const struct mmsb_log_frame *f, uint64_t page_id)
+{
+	return f->kind != MMSB_LOG_RECORD || f->rec->page_id == page_id;
+}
+
+static int history_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "page", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ }
+	};
+	struct mmsb_log_recovery rec;
+	struct mmsb_log_cursor *cur;
+	struct mmsb_log_frame f;
+	struct mmsb_log *log;
+	uint64_t page_id = 0;
+	const char *dir;
+	int opt, ret;
+
+	while ((opt = getopt_long(argc, argv, "p:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			if (!tool_parse_id(optarg, &page_id))
+				return tool_usage_error(&cmd_log, "bad page id '%s'", optarg);
+			break;
+		default:
+			return tool_common_option(&cmd_log, opt);
+		}
+	}
+	if (!page_id)
+		return tool_usage_error(&cmd_log, "expected --page ID");
+	if (argc - optind != 1)
+		return tool_usage_error(&cmd_log, "expected DIR");
+	dir = argv[optind];
+	ret = mmsb_log_open(&log, dir, MMSB_LOG_RDONLY, NULL, &rec);
+	if (ret)
+		return open_failed(ret, dir, &rec);
+	ret = mmsb_log_seek(log, 0, &cur);
+	if (ret) {
+		ret = log_fail(log, ret, "seeking in", dir);
+		mmsb_log_close(log);
+		return ret;
+	}
+	while ((ret = mmsb_log_next(cur, &f)) > 0) {
+		if (in_history(&f, page_id))
+			print_frame(&f);
+	}
+	/* As dump: the history before the damage is printed, then where it is. */
+	if (fflush(stdout))
+		ret = tool_fail(-errno, "writing the output");
+	else if (ret < 0)
+		ret = log_fail(log, ret, "reading", dir);
+	mmsb_log_cursor_close(cur);
+	mmsb_log_close(log);
+	return ret;
+}
+
 static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -536,6 +686,9 @@ static const struct {
 	{ "status", status_run },
 	{ "verify", verify_run },
 	{ "dump", dump_run },
+	{ "replay", replay_run },
+	{ "checkpoint", checkpoint_run },
+	{ "history", history_run },
 };
 
 static int log_run(int argc, char **argv)
@@ -544,7 +697,8 @@ static int log_run(int argc, char **argv)
 	size_t i;
 
 	if (argc < 2)
-		return tool_usage_error(&cmd_log, "expected record, status, verify or dump");
+		return tool_usage_error(&cmd_log, "expected record, status, verify, dump,"
+					" replay, checkpoint or history");
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
 		return tool_help(&cmd_log);
 	for (i = 0; i < ARRAY_SIZE(log_actions); i++) {
@@ -561,11 +715,14 @@ static int log_run(int argc, char **argv)
 
 const struct tool_cmd cmd_log = {
 	.name = "log",
-	.summary = "record a bus into a crash-safe log on disk; show, verify or dump a log",
+	.summary = "record a bus into a crash-safe log on disk; read, replay or checkpoint a log",
 	.synopsis = "record [-s MODE] [-m MS] [-B BYTES] [-g BYTES] [-a FD] [-q] [BUS] DIR\n"
 		    "       mmsb-tool log status DIR\n"
 		    "       mmsb-tool log verify DIR\n"
-		    "       mmsb-tool log dump [-f SEQ | -t TIME_NS] DIR",
+		    "       mmsb-tool log dump [-f SEQ | -t TIME_NS] DIR\n"
+		    "       mmsb-tool log replay [-u SEQ] DIR FILE\n"
+		    "       mmsb-tool log checkpoint DIR\n"
+		    "       mmsb-tool log history -p ID DIR",
 	.options = "  record            attach to the bus read-only and append every record\n"
 		   "                    to the log in DIR (made if missing) until SIGINT\n"
 		   "                    or SIGTERM; then print what was recorded\n"
@@ -575,6 +732,14 @@ const struct tool_cmd cmd_log = {
 		   "                    print each fault and their number, exit 1 if any\n"
 		   "  dump              print the log's frames, one a line, records as\n"
 		   "                    watch prints them\n"
+		   "  replay            write the pages of the log's bus as they were at\n"
+		   "                    a seq (default: the log's last) to FILE, as a\n"
+		   "                    snapshot file that restore reads; - for stdout\n"
+		   "  checkpoint        append a snapshot of the pages at the log's last\n"
+		   "                    seq, so that replays start there; never while\n"
+		   "                    log record records into DIR\n"
+		   "  history           print the records of one page, and the log's\n"
+		   "                    snapshots and gaps, as dump prints them\n"
 		   "  BUS               the bus to record (default: --bus)\n"
 		   "  -s, --sync MODE   when records reach the disk: always (each batch\n"
 		   "                    read from the bus), batch (the default: after MS\n"
@@ -594,6 +759,8 @@ const struct tool_cmd cmd_log = {
 		   "  -t, --since TIME_NS\n"
 		   "                    dump from the first frame logged at TIME_NS or\n"
 		   "                    later: ns since the epoch, as date +%s%N prints\n"
+		   "  -u, --to-seq SEQ  replay to just after record SEQ\n"
+		   "  -p, --page ID     the page whose history to print\n"
 		   "  -h, --help        this text\n\n"
 		   "A log starts with a snapshot of the bus, then holds its records in\n"
 		   "order; a recorder that falls a ring behind, or resumes a log whose bus\n"

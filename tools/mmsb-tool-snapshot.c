@@ -64,6 +64,25 @@ static int save_to_file(const struct mmsb_snap *snap, const char *file)
 	return ret;
 }
 
+int tool_write_snapshot(const struct mmsb_snap *snap, const char *file,
+			const char *source, const char *name)
+{
+	int ret;
+
+	if (is_stdio(file)) {
+		ret = mmsb_snap_save(snap, STDOUT_FILENO);
+		if (ret)
+			return tool_fail(ret, "writing the snapshot to standard output");
+		return TOOL_OK;
+	}
+	ret = save_to_file(snap, file);
+	if (!ret)
+		printf("%s '%s': %u pages, %" PRIu64 " bytes, seq %" PRIu64
+		       " -> %s\n", source, name, snap->nr_pages,
+		       snap_page_bytes(snap), snap->seq, file);
+	return ret;
+}
+
 static int snapshot_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -89,18 +108,7 @@ static int snapshot_run(int argc, char **argv)
 	mmsb_bus_close(bus);
 	if (ret)
 		return tool_fail(ret, "taking a snapshot of bus '%s'", name);
-
-	if (is_stdio(file)) {
-		ret = mmsb_snap_save(snap, STDOUT_FILENO);
-		if (ret)
-			ret = tool_fail(ret, "writing the snapshot to standard output");
-	} else {
-		ret = save_to_file(snap, file);
-		if (!ret)
-			printf("bus '%s': %u pages, %" PRIu64 " bytes, seq %" PRIu64
-			       " -> %s\n", name, snap->nr_pages,
-			       snap_page_bytes(snap), snap->seq, file);
-	}
+	ret = tool_write_snapshot(snap, file, "bus", name);
 	mmsb_snap_free(snap);
 	return ret;
 }

@@ -9,10 +9,12 @@
 # watch, and a damaged file, a used bus and a bus of another owner are
 # refused with a message; log record follows a bus into a log until
 # SIGINT, acknowledging each record once synced, and resumes it with a gap
-# until SIGTERM; log status, dump and verify show that log, and a damaged
-# byte in a sealed segment makes verify and dump fail naming the segment;
-# killing the holder destroys the bus; the demo runs to the end.  Runs in
-# the VM (make check) as root and as nobody.
+# until SIGTERM; log status, dump and verify show that log; log replay
+# gives the snapshot the bus gives at the log's position, before and after
+# log checkpoint adds one, and log history lists only the page's records;
+# a damaged byte in a sealed segment makes verify and dump fail naming the
+# segment; killing the holder destroys the bus; the demo runs to the end.
+# Runs in the VM (make check) as root and as nobody.
 #
 # Sequence numbers count the PAGE_ALLOC record of each page (seq 1 and 2
 # are the two allocs) and its PAGE_FREE.
@@ -95,7 +97,7 @@ if [[ ! -e /dev/mmsb ]]; then
 	echo "1..0 # SKIP no /dev/mmsb (module not loaded)"
 	exit 4
 fi
-echo "1..39"
+echo "1..47"
 
 expect info-names-the-device-backend 0 'backend: +device' "$tool" info
 expect unknown-command-is-a-usage-error 2 'unknown command' "$tool" frob
@@ -259,6 +261,41 @@ result "$ok" log-dump-prints-the-snapshot-and-every-record-as-watch-does
 ((ok)) || sed 's/^/#   /' "$work/dump"
 expect log-dump-from-a-seq-starts-there 0 '^[0-9a-f]{16}\.seg:64 record [0-9:.]+ seq 5 page 1 ' \
 	bash -c "\"$tool\" log dump --from 5 \"$work/log\" | head -1"
+
+# Nothing records and nothing commits until seq 9: the bus and the log
+# are both at seq 8, so the replay is the bus's snapshot, byte for byte.
+"$tool" snapshot "$buslog" "$work/snap8" >/dev/null
+expect log-replay-writes-the-pages-at-the-log-position 0 \
+	"^log '$work/log': 1 pages, 16384 bytes, seq 8 -> $work/replayed$" \
+	lt log replay "$work/log" "$work/replayed"
+cmp -s "$work/snap8" "$work/replayed"
+result "$((!$?))" log-replay-gives-what-a-snapshot-of-the-bus-gives
+# The base is seq 1, so the seq outside the log is one past its end.
+expect log-replay-outside-the-log-fails 1 'seq 9 is outside the log \(1 to 8\)' \
+	lt log replay --to-seq 9 "$work/log" "$work/replayed"
+lt log history --page 1 "$work/log" >"$work/history"
+status=$?
+grep -Eq '^0000000000000001\.seg:64 snapshot [0-9:.]+ seq 1$' "$work/history" &&
+	(($(grep -Ec ' record [0-9:.]+ seq [2-8] page 1 ' "$work/history") == 7)) &&
+	(($(wc -l <"$work/history") == 8))
+ok=$((!status && !$?))
+result "$ok" log-history-lists-the-snapshot-and-the-pages-records
+((ok)) || sed 's/^/#   /' "$work/history"
+lt log history --page 2 "$work/log" >"$work/history"
+status=$?
+grep -Eq ' snapshot [0-9:.]+ seq 1$' "$work/history" &&
+	(($(wc -l <"$work/history") == 1))
+ok=$((!status && !$?))
+result "$ok" log-history-of-another-page-lists-no-record
+((ok)) || sed 's/^/#   /' "$work/history"
+expect log-checkpoint-says-its-seq 0 "^log '$work/log': checkpoint at seq 8$" \
+	lt log checkpoint "$work/log"
+lt log status "$work/log" | grep -Eq '^snapshots: +2$' &&
+	lt log verify "$work/log" | grep -q '^0 faults$'
+result "$((!$?))" log-checkpoint-adds-a-snapshot-that-verifies
+lt log replay "$work/log" "$work/replayed" >/dev/null &&
+	cmp -s "$work/snap8" "$work/replayed"
+result "$((!$?))" log-replay-from-the-checkpoint-gives-the-same-pages
 
 # Seq 9 is committed while nobody records: the log resumes with a gap.
 lt write -s again --commit 1 >/dev/null

@@ -91,6 +91,15 @@ int tool_open_bus(const struct tool_cmd *cmd, const char *name,
 		  unsigned int flags, const struct mmsb_bus_opts *opts,
 		  struct mmsb_bus **busp);
 
+/*
+ * Writes @snap to @file as snapshot does (mmsb-tool-snapshot.c): "-" is
+ * standard output, anything else is replaced only once the new file is
+ * whole and synced, then "SOURCE 'NAME': N pages, B bytes, seq S -> FILE"
+ * is printed.  Returns a TOOL_* code.
+ */
+int tool_write_snapshot(const struct mmsb_snap *snap, const char *file,
+			const char *source, const char *name);
+
 /* Prints the state and counters of @bus, called @name (mmsb-tool-info.c). */
 int tool_print_bus_info(struct mmsb_bus *bus, const char *name);
 

@@ -65,8 +65,9 @@ struct mmsb_log_recovery {
 /*
  * Opens (with MMSB_LOG_CREATE, creates) the log in directory @dir.  @opts
  * and @rec may be NULL.  -EBADMSG: damage other than a torn tail
- * (@rec->detail says where); -ENOENT: no log and no CREATE; -EINVAL: bad
- * flags or options.
+ * (@rec->detail says where); -ENOENT: no log and no CREATE; -EBUSY: a
+ * handle elsewhere has the log open for writing (only one may; read-only
+ * handles are not counted); -EINVAL: bad flags or options.
  */
 int mmsb_log_open(struct mmsb_log **logp, const char *dir, unsigned int flags,
 		  const struct mmsb_log_opts *opts,
