@@ -224,7 +224,6 @@ static int seal(struct mmsb_log *log)
 static int start_segment(struct mmsb_log *log, uint64_t first_seq)
 {
 	uint64_t salt;
-
 	int ret;
 
 	if (getrandom(&salt, sizeof(salt), 0) != sizeof(salt))
