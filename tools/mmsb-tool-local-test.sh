@@ -26,17 +26,8 @@ failed=0
 
 trap 'rm -rf "$work"' EXIT
 
-result() {
-	local ok=$1 name=$2
-
-	nr=$((nr + 1))
-	if ((ok)); then
-		echo "ok $nr tool-local.$name"
-	else
-		echo "not ok $nr tool-local.$name"
-		failed=$((failed + 1))
-	fi
-}
+tap_prefix=tool-local
+. "$(dirname "${BASH_SOURCE[0]}")/tool-test-util.sh"
 
 # has NAME PATTERN: the demo's output matches the extended regex PATTERN.
 has() {
@@ -115,23 +106,6 @@ refused restore-names-the-cut-page "damaged: the entry of page 2 of the file" \
 refused restore-of-a-foreign-file-fails 'is not an MMSB snapshot' \
 	"${BASH_SOURCE[0]}"
 
-# expect NAME STATUS PATTERN COMMAND...: COMMAND exits with STATUS and its
-# stdout and stderr together match the extended regex PATTERN.
-expect() {
-	local name=$1 want=$2 pattern=$3 status
-
-	shift 3
-	"$@" >"$work/out" 2>&1
-	status=$?
-	if ((status == want)) && grep -Eq -- "$pattern" "$work/out"; then
-		result 1 "$name"
-		return
-	fi
-	echo "# $name: '$*' exited with $status (want $want), printed:"
-	sed 's/^/#   /' "$work/out"
-	echo "# which should match: $pattern"
-	result 0 "$name"
-}
 
 expect log-without-an-action-is-a-usage-error 2 \
 	'expected record, status, verify, dump, replay, checkpoint or history' \

@@ -47,35 +47,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-result() {
-	local ok=$1 name=$2
+tap_prefix=tool
+. "$(dirname "${BASH_SOURCE[0]}")/tool-test-util.sh"
 
-	nr=$((nr + 1))
-	if ((ok)); then
-		echo "ok $nr tool.$name"
-	else
-		echo "not ok $nr tool.$name"
-		failed=$((failed + 1))
-	fi
-}
-
-# expect NAME STATUS PATTERN COMMAND...: COMMAND exits with STATUS and its
-# stdout and stderr together match the extended regex PATTERN.
-expect() {
-	local name=$1 want=$2 pattern=$3 status
-
-	shift 3
-	"$@" >"$work/out" 2>&1
-	status=$?
-	if ((status == want)) && grep -Eq -- "$pattern" "$work/out"; then
-		result 1 "$name"
-		return
-	fi
-	echo "# $name: '$*' exited with $status (want $want), printed:"
-	sed 's/^/#   /' "$work/out"
-	echo "# which should match: $pattern"
-	result 0 "$name"
-}
 
 # Waits up to 5 s for a file to match a pattern.
 wait_for() {
