@@ -66,7 +66,7 @@ static int index_size(struct mmsb_log *log, size_t i, size_t *nr)
 	}
 	ret = log_index_load(log->dirfd, log->segs[i].first_seq,
 			     log->segs[i].salt, &h, NULL);
-	*nr = h.nr_entries;
+	*nr = ret ? 0 : h.nr_entries;
 	return ret;
 }
 
