@@ -73,6 +73,10 @@ struct mmsb_log {
 	char error[256];
 	int failed;		/* a write or sync failed: accept nothing */
 
+	/*
+	 * From here on, all is what loading the directory found and what
+	 * appending changed since; log_reload() starts it afresh.
+	 */
 	struct log_segment *segs;
 	size_t nr_segs, cap_segs;
 	uint64_t bus_id;
@@ -108,6 +112,9 @@ struct mmsb_log {
 int log_set_error(struct mmsb_log *log, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* 0 if @seq is in the log (base to position), else -ERANGE saying so. */
+int log_check_seq(struct mmsb_log *log, uint64_t seq);
+
 static inline struct log_segment *log_active(struct mmsb_log *log)
 {
 	return &log->segs[log->nr_segs - 1];
@@ -115,10 +122,26 @@ static inline struct log_segment *log_active(struct mmsb_log *log)
 
 int64_t log_now_ns(int clock);
 
+/* 0 if the log may be appended to: not read-only (-EBADF), not failed. */
+int log_writable(struct mmsb_log *log);
+
+struct snap_encoded;
+/* Writes <seq>.snap, synced and named (log_publish()). */
+int log_write_snap_file(struct mmsb_log *log, const struct mmsb_snap *snap,
+			struct snap_encoded *enc);
+
 /*
- * Fills @log->segs from the directory, by first seq; removes what a crash
- * left half made (".tmp" files, never renamed into place) unless the log
- * is read-only.
+ * Forgets what the handle knows of the directory and reads it again, as
+ * opening does (recovery included); what compaction calls once it has
+ * rewritten the log's files.
+ */
+int log_reload(struct mmsb_log *log, struct mmsb_log_recovery *rec);
+
+/*
+ * Fills @log->segs from the directory, by first seq, from the base segment
+ * on; removes what a crash left half made (".tmp" files, never renamed
+ * into place, and the segments below the base that a compaction had not
+ * removed yet) unless the log is read-only.
  */
 int log_list_segments(struct mmsb_log *log);
 /* The seqs of the snapshot files at or below @max, in no order. */

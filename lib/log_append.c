@@ -31,10 +31,10 @@
 /* How far past the frames a syncing log keeps the file filled with zeros. */
 #define ZERO_FILL_AHEAD		(4U << 20)
 
-static int writable(struct mmsb_log *log)
+int log_writable(struct mmsb_log *log)
 {
 	if (log->flags & MMSB_LOG_RDONLY)
-		return -EBADF;
+		return log_set_error(log, -EBADF, "the log is open read-only");
 	return log->failed;
 }
 
@@ -97,43 +97,38 @@ static int zero_fill_ahead(struct mmsb_log *log, uint64_t end_offset)
 	return 0;
 }
 
+static int write_seg_header(void *arg, const struct log_fs *fs, int fd)
+{
+	unsigned char hdr[LOG_SEG_HEADER_SIZE];
+
+	log_seg_header_encode(hdr, arg);
+	return fs->pwrite(fs, fd, hdr, sizeof(hdr), 0);
+}
+
 /*
  * Makes the active segment's file, its header synced (when the log syncs)
- * before it is renamed to its name: a segment's header is always whole.
+ * before it is named: a segment's header is always whole.  The log's
+ * first segment is its base.
  */
 static int create_segment(struct mmsb_log *log)
 {
-	const struct log_fs *fs = log->fs;
 	struct log_segment *seg = log_active(log);
-	bool sync = log->opts.sync != MMSB_LOG_SYNC_NONE;
-	unsigned char hdr[LOG_SEG_HEADER_SIZE];
-	char name[LOG_NAME_MAX], tmp[LOG_NAME_MAX + 8];
+	char name[LOG_NAME_MAX];
 	struct log_seg_header h = {
 		.first_seq = seg->first_seq, .bus_id = log->bus_id,
 		.salt = seg->salt, .created_ns = log_now_ns(CLOCK_REALTIME),
+		.flags = log->nr_segs == 1 ? LOG_SEG_BASE : 0,
 	};
-	int fd, ret;
+	int fd;
 
 	log_name(name, seg->first_seq, LOG_SEG_SUFFIX);
-	memcpy(tmp, name, sizeof(name));
-	strcat(tmp, LOG_TMP_SUFFIX);
-	fd = fs->openat(fs, log->dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	fd = log_publish(log->fs, log->dirfd, name,
+			 log->opts.sync != MMSB_LOG_SYNC_NONE, true,
+			 write_seg_header, &h);
 	if (fd < 0)
-		return fail(log, fd, tmp);
-	log_seg_header_encode(hdr, &h);
-	ret = fs->pwrite(fs, fd, hdr, sizeof(hdr), 0);
-	if (!ret && sync)
-		ret = fs->fsync(fs, fd);
-	if (!ret)
-		ret = fs->renameat(fs, log->dirfd, tmp, name);
-	if (!ret && sync)
-		ret = fs->fsync(fs, log->dirfd);
-	if (ret) {
-		fs->close(fs, fd);
-		return fail(log, ret, name);
-	}
+		return fail(log, fd, name);
 	log->seg_fd = fd;
-	log->seg_alloc = sizeof(hdr);
+	log->seg_alloc = LOG_SEG_HEADER_SIZE;
 	return 0;
 }
 
@@ -252,7 +247,7 @@ static int append_frame(struct mmsb_log *log, uint16_t kind, uint64_t seq,
 	int64_t now;
 	int ret;
 
-	ret = writable(log);
+	ret = log_writable(log);
 	if (ret)
 		return ret;
 	if (log_seq_check(&log->seq, &f, lost, &why))
@@ -309,6 +304,11 @@ int mmsb_log_append(struct mmsb_log *log, const struct mmsb_delta *rec)
 		return log_set_error(log, -EINVAL,
 				     "not a record the log takes (type %u, %u bytes)",
 				     rec->type, rec->size);
+	/* Its bytes are not in it: a replay could not make the page. */
+	if (rec->type == MMSB_REC_PAGE_ALLOC && rec->flags & MMSB_DELTA_RESTORED)
+		return log_set_error(log, -EINVAL,
+				     "seq %llu: a restored page's record; log a GAP and a snapshot instead",
+				     (unsigned long long)rec->seq);
 	return append_frame(log, MMSB_LOG_RECORD, rec->seq, rec, rec->size, 0);
 }
 
@@ -323,7 +323,9 @@ int mmsb_log_append_gap(struct mmsb_log *log, uint64_t first_seq,
 }
 
 struct snap_file {
-	struct mmsb_log *log;
+	const struct mmsb_snap *snap;
+	struct snap_encoded *enc;
+	const struct log_fs *fs;
 	int fd;
 	uint64_t off;
 };
@@ -331,42 +333,34 @@ struct snap_file {
 static int snap_file_sink(void *ctx, const void *p, size_t len)
 {
 	struct snap_file *sf = ctx;
-	int ret = sf->log->fs->pwrite(sf->log->fs, sf->fd, p, len,
-				      (off_t)sf->off);
+	int ret = sf->fs->pwrite(sf->fs, sf->fd, p, len, (off_t)sf->off);
 
 	sf->off += len;
 	return ret;
 }
 
-/* Writes <seq>.snap, synced and named, before its frame is appended. */
-static int write_snap_file(struct mmsb_log *log, const struct mmsb_snap *snap,
-			   struct snap_encoded *enc)
+static int fill_snap_file(void *arg, const struct log_fs *fs, int fd)
 {
-	const struct log_fs *fs = log->fs;
-	char name[LOG_NAME_MAX], tmp[LOG_NAME_MAX + 8];
-	struct snap_file sf = { .log = log };
+	struct snap_file *sf = arg;
+
+	sf->fs = fs;
+	sf->fd = fd;
+	return mmsb_snap_encode(sf->snap, snap_file_sink, sf, sf->enc);
+}
+
+/* Writes <seq>.snap, synced and named, before its frame is appended. */
+int log_write_snap_file(struct mmsb_log *log, const struct mmsb_snap *snap,
+			struct snap_encoded *enc)
+{
+	struct snap_file sf = { .snap = snap, .enc = enc };
+	char name[LOG_NAME_MAX];
 	int ret;
 
 	log_name(name, snap->seq, LOG_SNAP_SUFFIX);
-	memcpy(tmp, name, sizeof(name));
-	strcat(tmp, LOG_TMP_SUFFIX);
-	sf.fd = fs->openat(fs, log->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC,
-			   0644);
-	if (sf.fd < 0)
-		return fail(log, sf.fd, tmp);
-	ret = mmsb_snap_encode(snap, snap_file_sink, &sf, enc);
-	if (ret == -EINVAL) {
-		fs->close(fs, sf.fd);
-		fs->unlinkat(fs, log->dirfd, tmp);
+	ret = log_publish(log->fs, log->dirfd, name, true, false,
+			  fill_snap_file, &sf);
+	if (ret == -EINVAL)
 		return log_set_error(log, ret, "not a valid snapshot");
-	}
-	if (!ret)
-		ret = fs->fsync(fs, sf.fd);
-	fs->close(fs, sf.fd);
-	if (!ret)
-		ret = fs->renameat(fs, log->dirfd, tmp, name);
-	if (!ret)
-		ret = fs->fsync(fs, log->dirfd);
 	return ret ? fail(log, ret, name) : 0;
 }
 
@@ -380,7 +374,7 @@ int mmsb_log_append_snapshot(struct mmsb_log *log, const struct mmsb_snap *snap)
 	const char *why;
 	int ret;
 
-	ret = writable(log);
+	ret = log_writable(log);
 	if (ret)
 		return ret;
 	if (log_seq_check(&log->seq, &f, 0, &why))
@@ -392,7 +386,7 @@ int mmsb_log_append_snapshot(struct mmsb_log *log, const struct mmsb_snap *snap)
 				     (unsigned long long)log->bus_id,
 				     (unsigned long long)snap->bus_id);
 	/* Its frame may be written later: the file must already be durable. */
-	ret = write_snap_file(log, snap, &enc);
+	ret = log_write_snap_file(log, snap, &enc);
 	if (ret)
 		return ret;
 	if (!log->bus_id)
@@ -409,7 +403,7 @@ MMSB_EXPORT
 int mmsb_log_commit(struct mmsb_log *log)
 {
 	int64_t waited_ms;
-	int ret = writable(log);
+	int ret = log_writable(log);
 
 	if (!ret)
 		ret = flush(log);
@@ -434,7 +428,7 @@ int mmsb_log_commit(struct mmsb_log *log)
 MMSB_EXPORT
 int mmsb_log_sync(struct mmsb_log *log)
 {
-	int ret = writable(log);
+	int ret = log_writable(log);
 
 	if (!ret)
 		ret = flush(log);

@@ -4,7 +4,9 @@
  * most O(log n) index entries: a binary search over the segments by first
  * seq (or first time), then one over the segment's index entries, each
  * entry read alone; the walk from the entry found covers at most one index
- * block of frames before the one wanted.
+ * block of frames before the one wanted.  Frames are then read through a
+ * read-ahead buffer, so that a replay costs a read per CURSOR_READ_AHEAD
+ * bytes, not two per frame.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,14 +18,24 @@
 #include "le.h"
 #include "log.h"
 
+/* What one read brings in, unless a frame is larger. */
+#define CURSOR_READ_AHEAD	(256U << 10)
+
 struct mmsb_log_cursor {
 	struct mmsb_log *log;
 	size_t seg;		/* index into log->segs */
 	int fd;			/* its file, -1 if not open yet */
 	uint64_t off;
-	unsigned char hdr[LOG_FRAME_HEADER_SIZE];
-	unsigned char *payload;
-	size_t cap;
+
+	/*
+	 * Bytes [buf_off, buf_off + buf_len) of segment @buf_seg's file, none
+	 * past where its frames ended when they were read: a frame, once in
+	 * the file, never changes.
+	 */
+	unsigned char *buf;
+	size_t buf_cap;
+	size_t buf_seg;
+	uint64_t buf_off, buf_len;
 };
 
 /* Where segment @i's frames end, as far as a reader may look. */
@@ -148,6 +160,8 @@ static int cursor_new(struct mmsb_log *log, bool by_time, uint64_t seq,
 	cur->log = log;
 	cur->fd = -1;
 	cur->seg = lo ? lo - 1 : 0;
+	/* Made before any segment has frames: at the first one's first. */
+	cur->off = LOG_SEG_HEADER_SIZE;
 	if (n) {
 		ret = index_find(log, cur->seg, by_time, seq, time_ns, &e);
 		/* Without its index a segment is walked from its start. */
@@ -226,6 +240,60 @@ int mmsb_log_seek_time(struct mmsb_log *log, int64_t time_ns,
 	return seek(log, true, 0, time_ns, cur);
 }
 
+/*
+ * The @len bytes at @off of the cursor's segment: from the buffer, or read
+ * into it from @off on, as far as CURSOR_READ_AHEAD or the segment's end
+ * allow (and at least @len).  NULL if the file ends first (*@err
+ * -EBADMSG) or the read fails.
+ */
+static const unsigned char *cursor_bytes(struct mmsb_log_cursor *cur,
+					 uint64_t off, size_t len, int *err)
+{
+	uint64_t end = seg_end(cur->log, cur->seg), want;
+	ssize_t n;
+	size_t got;
+
+	if (cur->buf_seg == cur->seg && off >= cur->buf_off &&
+	    off + len <= cur->buf_off + cur->buf_len)
+		return cur->buf + (off - cur->buf_off);
+	want = end > off && end - off < CURSOR_READ_AHEAD ? end - off :
+							 CURSOR_READ_AHEAD;
+	if (want < len)
+		want = len;
+	if (want > cur->buf_cap) {
+		void *p = realloc(cur->buf, want);
+
+		if (!p) {
+			*err = -ENOMEM;
+			return NULL;
+		}
+		cur->buf = p;
+		cur->buf_cap = want;
+	}
+	cur->buf_len = 0;
+	for (got = 0; got < want; got += n) {
+		n = pread(cur->fd, cur->buf + got, want - got, off + got);
+		if (n < 0 && errno == EINTR) {
+			n = 0;
+			continue;
+		}
+		if (n < 0) {
+			*err = -errno;
+			return NULL;
+		}
+		if (!n)
+			break;
+	}
+	cur->buf_seg = cur->seg;
+	cur->buf_off = off;
+	cur->buf_len = got;
+	if (got < len) {
+		*err = -EBADMSG;
+		return NULL;
+	}
+	return cur->buf;
+}
+
 static int cursor_damage(struct mmsb_log_cursor *cur, const char *why)
 {
 	return log_set_error(cur->log, -EBADMSG,
@@ -239,10 +307,11 @@ MMSB_EXPORT
 int mmsb_log_next(struct mmsb_log_cursor *cur, struct mmsb_log_frame *f)
 {
 	struct mmsb_log *log = cur->log;
+	const unsigned char *hdr, *payload;
 	struct log_frame fr;
 	char name[LOG_NAME_MAX];
 	const char *why;
-	int ret;
+	int ret = 0;
 
 	if ((int)cur->seg >= nr_readable(log))
 		return 0;	/* no segment with frames yet */
@@ -261,35 +330,28 @@ int mmsb_log_next(struct mmsb_log_cursor *cur, struct mmsb_log_frame *f)
 		if (cur->fd < 0)
 			return log_set_error(log, -errno, "%s: %s", name,
 					     strerror(errno));
+		cur->buf_len = 0;
 	}
-	ret = log_pread(cur->fd, cur->hdr, sizeof(cur->hdr), cur->off);
-	if (ret)
+	hdr = cursor_bytes(cur, cur->off, LOG_FRAME_HEADER_SIZE, &ret);
+	if (!hdr)
 		return ret == -EBADMSG ? cursor_damage(cur, "cut short") : ret;
-	if (log_frame_peek(cur->hdr, &fr, &why))
+	if (log_frame_peek(hdr, &fr, &why))
 		return cursor_damage(cur, why);
-	if (log_pad8(fr.len) > cur->cap) {
-		void *p = realloc(cur->payload, log_pad8(fr.len));
-
-		if (!p)
-			return -ENOMEM;
-		cur->payload = p;
-		cur->cap = log_pad8(fr.len);
-	}
-	ret = log_pread(cur->fd, cur->payload, log_pad8(fr.len),
-			cur->off + LOG_FRAME_HEADER_SIZE);
-	if (ret)
+	/* The header again: the read of a large frame moves the buffer. */
+	hdr = cursor_bytes(cur, cur->off, log_frame_bytes(fr.len), &ret);
+	if (!hdr)
 		return ret == -EBADMSG ? cursor_damage(cur, "cut short") : ret;
-	if (log_frame_decode(cur->hdr, log->segs[cur->seg].salt, cur->payload,
-			     &fr, &why))
+	payload = hdr + LOG_FRAME_HEADER_SIZE;
+	if (log_frame_decode(hdr, log->segs[cur->seg].salt, payload, &fr, &why))
 		return cursor_damage(cur, why);
 	*f = (struct mmsb_log_frame){
 		.kind = fr.kind, .seq = fr.seq, .time_ns = fr.time_ns,
 		.segment = log->segs[cur->seg].first_seq, .offset = cur->off,
 	};
 	if (fr.kind == MMSB_LOG_RECORD)
-		f->rec = (const struct mmsb_delta *)cur->payload;
+		f->rec = (const struct mmsb_delta *)payload;
 	else if (fr.kind == MMSB_LOG_GAP)
-		f->lost = get_le64(cur->payload);
+		f->lost = get_le64(payload);
 	cur->off += log_frame_bytes(fr.len);
 	return 1;
 }
@@ -301,7 +363,7 @@ void mmsb_log_cursor_close(struct mmsb_log_cursor *cur)
 		return;
 	if (cur->fd >= 0)
 		close(cur->fd);
-	free(cur->payload);
+	free(cur->buf);
 	free(cur);
 }
 

@@ -23,6 +23,7 @@
 #define SEG_BUS_ID		24
 #define SEG_SALT		32
 #define SEG_CREATED		40
+#define SEG_FLAGS		48
 #define SEG_CRC			(LOG_SEG_HEADER_SIZE - 4)
 
 /* Frame header fields. */
@@ -87,6 +88,7 @@ void log_seg_header_encode(unsigned char *p, const struct log_seg_header *h)
 	put_le64(p + SEG_BUS_ID, h->bus_id);
 	put_le64(p + SEG_SALT, h->salt);
 	put_le64(p + SEG_CREATED, (uint64_t)h->created_ns);
+	put_le32(p + SEG_FLAGS, h->flags);
 	put_le32(p + SEG_CRC, mmsb_crc32c(0, p, SEG_CRC));
 }
 
@@ -99,6 +101,9 @@ int log_seg_header_decode(const unsigned char *p, struct log_seg_header *h)
 		return -EPROTONOSUPPORT;
 	if (get_le32(p + SEG_HEADER_SIZE) != LOG_SEG_HEADER_SIZE)
 		return -EBADMSG;
+	h->flags = get_le32(p + SEG_FLAGS);
+	if (h->flags & ~LOG_SEG_BASE)
+		return -EPROTONOSUPPORT;
 	h->first_seq = get_le64(p + SEG_FIRST_SEQ);
 	h->bus_id = get_le64(p + SEG_BUS_ID);
 	h->salt = get_le64(p + SEG_SALT);

@@ -47,15 +47,25 @@ void log_name(char *buf, uint64_t seq, const char *suffix);
 /* The sequence of a name with @suffix; false if it is not one. */
 bool log_parse_name(const char *name, const char *suffix, uint64_t *seq);
 
+/*
+ * The segment that begins the log: it begins with the base SNAPSHOT, and
+ * segments named below it are what a compaction cut short left behind.
+ */
+#define LOG_SEG_BASE		(1U << 0)
+
 struct log_seg_header {
 	uint64_t first_seq;
 	uint64_t bus_id;
 	uint64_t salt;		/* seeds every frame CRC of the segment */
 	int64_t created_ns;
+	uint32_t flags;		/* LOG_SEG_* */
 };
 
 void log_seg_header_encode(unsigned char *p, const struct log_seg_header *h);
-/* -EBADMSG: damaged or not a segment; -EPROTONOSUPPORT: a later version. */
+/*
+ * -EBADMSG: damaged or not a segment; -EPROTONOSUPPORT: a later version,
+ * or flags this version does not know.
+ */
 int log_seg_header_decode(const unsigned char *p, struct log_seg_header *h);
 
 /* Frame kinds, as enum mmsb_log_frame_kind. */

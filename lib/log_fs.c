@@ -3,8 +3,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "log_format.h"
 #include "log_fs.h"
 
 static int posix_openat(const struct log_fs *fs, int dirfd, const char *name,
@@ -83,3 +85,32 @@ const struct log_fs log_posix_fs = {
 	.unlinkat = posix_unlinkat,
 	.close = posix_close,
 };
+
+int log_publish(const struct log_fs *fs, int dirfd, const char *name,
+		bool sync, bool keep,
+		int (*fill)(void *arg, const struct log_fs *fs, int fd),
+		void *arg)
+{
+	char tmp[LOG_NAME_MAX + sizeof(LOG_TMP_SUFFIX)];
+	int fd, ret;
+
+	snprintf(tmp, sizeof(tmp), "%s%s", name, LOG_TMP_SUFFIX);
+	fd = fs->openat(fs, dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		return fd;
+	ret = fill(arg, fs, fd);
+	if (!ret && sync)
+		ret = fs->fsync(fs, fd);
+	if (!ret)
+		ret = fs->renameat(fs, dirfd, tmp, name);
+	if (!ret && sync)
+		ret = fs->fsync(fs, dirfd);
+	if (ret) {
+		fs->close(fs, fd);
+		fs->unlinkat(fs, dirfd, tmp);
+		return ret;
+	}
+	if (keep)
+		return fd;
+	return fs->close(fs, fd);
+}

@@ -11,6 +11,7 @@
 #ifndef LIBMMSB_LOG_FS_H
 #define LIBMMSB_LOG_FS_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 struct log_fs {
@@ -30,5 +31,18 @@ struct log_fs {
 };
 
 extern const struct log_fs log_posix_fs;
+
+/*
+ * Makes file @name appear whole or not at all: @fill writes it under the
+ * name "@name.tmp", which is then synced (if @sync), renamed to @name,
+ * and the directory synced (if @sync).  A crash leaves the old @name or
+ * the new one, and perhaps a ".tmp" file, which opening a log removes.
+ * Returns the file's descriptor, open for reading and writing, if @keep;
+ * else 0.  On failure the ".tmp" file is removed where it can be.
+ */
+int log_publish(const struct log_fs *fs, int dirfd, const char *name,
+		bool sync, bool keep,
+		int (*fill)(void *arg, const struct log_fs *fs, int fd),
+		void *arg);
 
 #endif /* LIBMMSB_LOG_FS_H */

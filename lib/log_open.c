@@ -6,6 +6,7 @@
  * whole frame.  Damage anywhere else is refused with where it is.
  */
 #include <dirent.h>
+#include <stddef.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -26,6 +27,17 @@ int log_set_error(struct mmsb_log *log, int err, const char *fmt, ...)
 	vsnprintf(log->error, sizeof(log->error), fmt, ap);
 	va_end(ap);
 	return err;
+}
+
+int log_check_seq(struct mmsb_log *log, uint64_t seq)
+{
+	if (log->nr_segs && seq >= log->base_seq && seq <= log->seq.pos)
+		return 0;
+	return log_set_error(log, -ERANGE,
+			     "seq %llu is outside the log (%llu to %llu)",
+			     (unsigned long long)seq,
+			     (unsigned long long)log->base_seq,
+			     (unsigned long long)log->seq.pos);
 }
 
 MMSB_EXPORT
@@ -98,13 +110,71 @@ static int take_segment_or_tmp(struct mmsb_log *log, const char *name,
 	return 0;
 }
 
+/* Whether segment @first_seq's header says it is the base; false if unreadable. */
+static bool is_base_segment(struct mmsb_log *log, uint64_t first_seq)
+{
+	unsigned char hdr[LOG_SEG_HEADER_SIZE];
+	char name[LOG_NAME_MAX];
+	struct log_seg_header h;
+	int fd, ret;
+
+	log_name(name, first_seq, LOG_SEG_SUFFIX);
+	fd = openat(log->dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ret = log_pread(fd, hdr, sizeof(hdr), 0);
+	close(fd);
+	return !ret && !log_seg_header_decode(hdr, &h) &&
+	       h.flags & LOG_SEG_BASE;
+}
+
+static int unlink_if_there(struct mmsb_log *log, uint64_t seq,
+			   const char *suffix)
+{
+	char name[LOG_NAME_MAX];
+	int ret;
+
+	log_name(name, seq, suffix);
+	ret = log->fs->unlinkat(log->fs, log->dirfd, name);
+	return ret == -ENOENT ? 0 : ret;
+}
+
+/*
+ * The log begins at the highest segment marked as its base (a log made
+ * before the mark existed has none: it begins at its first segment).  A
+ * compaction writes the new base, then removes the segments below it; the
+ * ones a crash left are removed here, or passed over when read-only.
+ */
+static int drop_below_base(struct mmsb_log *log)
+{
+	size_t base = log->nr_segs, i;
+	int ret = 0;
+
+	while (base-- > 1 && !is_base_segment(log, log->segs[base].first_seq))
+		;
+	if (!base)
+		return 0;
+	for (i = 0; !ret && i < base && !(log->flags & MMSB_LOG_RDONLY); i++) {
+		ret = unlink_if_there(log, log->segs[i].first_seq, LOG_IDX_SUFFIX);
+		if (!ret)
+			ret = unlink_if_there(log, log->segs[i].first_seq,
+					      LOG_SEG_SUFFIX);
+	}
+	if (!ret && !(log->flags & MMSB_LOG_RDONLY))
+		ret = log->fs->fsync(log->fs, log->dirfd);
+	log->nr_segs -= base;
+	memmove(log->segs, log->segs + base, log->nr_segs * sizeof(*log->segs));
+	return ret;
+}
+
 int log_list_segments(struct mmsb_log *log)
 {
 	int ret = each_name(log, take_segment_or_tmp, NULL);
 
-	if (log->nr_segs)
-		qsort(log->segs, log->nr_segs, sizeof(*log->segs), cmp_seg);
-	return ret;
+	if (ret || !log->nr_segs)
+		return ret;
+	qsort(log->segs, log->nr_segs, sizeof(*log->segs), cmp_seg);
+	return drop_below_base(log);
 }
 
 static int open_seg(struct mmsb_log *log, struct log_segment *seg, int flags,
@@ -134,7 +204,7 @@ static int open_seg(struct mmsb_log *log, struct log_segment *seg, int flags,
 		log->fs->close(log->fs, fd);
 		return log_set_error(log, ret, "%s, offset 0: %s", name,
 				     ret == -EPROTONOSUPPORT ?
-				     "a format version this library does not read" :
+				     "a format version or flags this library does not read" :
 				     "damaged segment header");
 	}
 	log->bus_id = h.bus_id;
@@ -387,14 +457,17 @@ int log_snapshot_seqs(struct mmsb_log *log, uint64_t max, uint64_t **seqs,
 	return 0;
 }
 
-/* Snapshots after the position: written, but their frame never was. */
+/*
+ * Snapshots after the position (written, but their frame never was) and
+ * before the base (a compaction removed the frames that named them).
+ */
 static int drop_if_orphan_snapshot(struct mmsb_log *log, const char *name,
 				   void *unused __attribute__((unused)))
 {
 	uint64_t seq;
 
 	if (log_parse_name(name, LOG_SNAP_SUFFIX, &seq) &&
-	    (!log->seq.started || seq > log->seq.pos))
+	    (!log->seq.started || seq > log->seq.pos || seq < log->base_seq))
 		return log->fs->unlinkat(log->fs, log->dirfd, name);
 	return 0;
 }
@@ -421,6 +494,45 @@ static int check_opts(struct mmsb_log_opts *o, const struct mmsb_log_opts *in)
 	return 0;
 }
 
+/* Reads the directory into the handle: what opening and log_reload() do. */
+static int load(struct mmsb_log *log, struct mmsb_log_recovery *rec)
+{
+	int ret = log_list_segments(log);
+
+	if (!ret && log->nr_segs)
+		ret = open_sealed(log, rec);
+	if (!ret && log->nr_segs)
+		ret = open_active(log, rec);
+	if (!ret)
+		ret = drop_empty_active(log);
+	log->base_seq = log->nr_segs ? log->segs[0].first_seq : 0;
+	if (!ret && !(log->flags & MMSB_LOG_RDONLY))
+		ret = each_name(log, drop_if_orphan_snapshot, NULL);
+	log->written_seq = log->durable_seq = log->seq.pos;
+	return ret;
+}
+
+/* Frees what load() and appending filled in, and zeroes it. */
+static void unload(struct mmsb_log *log)
+{
+	const size_t from = offsetof(struct mmsb_log, segs);
+
+	if (log->seg_fd >= 0)
+		log->fs->close(log->fs, log->seg_fd);
+	free(log->ix.e);
+	free(log->segs);
+	free(log->buf);
+	memset((char *)log + from, 0, sizeof(*log) - from);
+	log->seg_fd = -1;
+}
+
+int log_reload(struct mmsb_log *log, struct mmsb_log_recovery *rec)
+{
+	unload(log);
+	memset(rec, 0, sizeof(*rec));
+	return load(log, rec);
+}
+
 int mmsb_log_open_fs(struct mmsb_log **logp, const char *dir,
 		     unsigned int flags, const struct mmsb_log_opts *opts,
 		     struct mmsb_log_recovery *rec, const struct log_fs *fs)
@@ -430,11 +542,11 @@ int mmsb_log_open_fs(struct mmsb_log **logp, const char *dir,
 	int ret;
 
 	*logp = NULL;
+	rec = rec ? rec : &unused;
+	memset(rec, 0, sizeof(*rec));
 	if (flags & ~(MMSB_LOG_CREATE | MMSB_LOG_RDONLY) ||
 	    (flags & MMSB_LOG_CREATE && flags & MMSB_LOG_RDONLY))
 		return -EINVAL;
-	rec = rec ? rec : &unused;
-	memset(rec, 0, sizeof(*rec));
 	log = calloc(1, sizeof(*log));
 	if (!log)
 		return -ENOMEM;
@@ -460,21 +572,11 @@ int mmsb_log_open_fs(struct mmsb_log **logp, const char *dir,
 		log_set_error(log, ret, "%s: open for writing elsewhere", dir);
 		goto fail;
 	}
-	ret = log_list_segments(log);
+	ret = load(log, rec);
 	if (!ret && !log->nr_segs && !(flags & MMSB_LOG_CREATE))
 		ret = -ENOENT;
-	if (!ret && log->nr_segs)
-		ret = open_sealed(log, rec);
-	if (!ret && log->nr_segs)
-		ret = open_active(log, rec);
-	if (!ret)
-		ret = drop_empty_active(log);
-	if (!ret && !(flags & MMSB_LOG_RDONLY))
-		ret = each_name(log, drop_if_orphan_snapshot, NULL);
 	if (ret)
 		goto fail;
-	log->base_seq = log->nr_segs ? log->segs[0].first_seq : 0;
-	log->written_seq = log->durable_seq = log->seq.pos;
 	snprintf(rec->detail, sizeof(rec->detail), "%s", log->error);
 	log->error[0] = 0;
 	*logp = log;
@@ -504,13 +606,9 @@ int mmsb_log_close(struct mmsb_log *log)
 		ret = log->failed;
 	else if (!(log->flags & MMSB_LOG_RDONLY) && log->dirfd >= 0)
 		ret = mmsb_log_sync(log);
-	if (log->seg_fd >= 0)
-		log->fs->close(log->fs, log->seg_fd);
+	unload(log);
 	if (log->dirfd >= 0)
 		close(log->dirfd);
-	free(log->ix.e);
-	free(log->segs);
-	free(log->buf);
 	free(log);
 	return ret;
 }

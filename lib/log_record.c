@@ -31,8 +31,38 @@ struct recorder {
 	size_t cap;
 	uint64_t told_durable;
 	int64_t next_second_ns;
-	uint64_t records_at_snapshot;	/* the log's count at its last */
+	/* The log's last snapshot: its seq, the log's bytes and the time then. */
+	uint64_t snapshot_seq;
+	uint64_t snapshot_bytes;
+	int64_t snapshot_ns;
 };
+
+/*
+ * Notes where the log's last snapshot is, for checkpoint_if_due(): the
+ * one just appended, or, resuming a log, the last one in it (its bytes
+ * and time are taken as now: a resumed log's next checkpoint comes at
+ * most that much later).
+ */
+static int note_snapshot(struct recorder *rc, bool appended)
+{
+	struct mmsb_log_info info;
+	uint64_t *seqs = NULL;
+	size_t nr = 0, i;
+	int ret = 0;
+
+	rc->snapshot_seq = rc->log->seq.pos;
+	if (!appended) {
+		ret = log_snapshot_seqs(rc->log, rc->log->seq.pos, &seqs, &nr);
+		for (i = 0, rc->snapshot_seq = 0; i < nr; i++)
+			if (seqs[i] > rc->snapshot_seq)
+				rc->snapshot_seq = seqs[i];
+		free(seqs);
+	}
+	mmsb_log_info(rc->log, &info);
+	rc->snapshot_bytes = info.bytes;
+	rc->snapshot_ns = log_now_ns(CLOCK_MONOTONIC);
+	return ret;
+}
 
 /*
  * Snapshots the bus and brings the log to it: the base of an empty log,
@@ -42,6 +72,7 @@ static int catch_up(struct recorder *rc)
 {
 	struct mmsb_log *log = rc->log;
 	struct mmsb_snap *snap;
+	bool appended;
 	int ret;
 
 	ret = mmsb_snapshot(rc->bus, NULL, 0, &snap);
@@ -62,25 +93,37 @@ static int catch_up(struct recorder *rc)
 		 snap->seq > log->seq.pos)
 		ret = mmsb_log_append_gap(log, log->seq.pos + 1,
 					  snap->seq - log->seq.pos);
-	if (!ret && (!log->seq.started || log->seq.want_snapshot))
+	appended = !ret && (!log->seq.started || log->seq.want_snapshot);
+	if (appended)
 		ret = mmsb_log_append_snapshot(log, snap);
 	mmsb_snap_free(snap);
-	rc->records_at_snapshot = log->sealed_records + log->seg_records;
-	return ret;
+	return ret ? ret : note_snapshot(rc, appended);
 }
 
+/*
+ * A checkpoint once checkpoint_records records, checkpoint_bytes bytes of
+ * log or checkpoint_ms milliseconds follow the last snapshot, whichever
+ * comes first; never with no record since.
+ */
 static int checkpoint_if_due(struct recorder *rc)
 {
+	const struct mmsb_log_recorder *r = rc->r;
 	struct mmsb_log *log = rc->log;
-	uint64_t records = log->sealed_records + log->seg_records;
+	uint64_t records = log->seq.pos - rc->snapshot_seq;
+	struct mmsb_log_info info;
 	int ret;
 
-	if (!rc->r->checkpoint_records ||
-	    records - rc->records_at_snapshot < rc->r->checkpoint_records)
+	if (!records)
+		return 0;
+	mmsb_log_info(log, &info);
+	if (!(r->checkpoint_records && records >= r->checkpoint_records) &&
+	    !(r->checkpoint_bytes &&
+	      info.bytes - rc->snapshot_bytes >= r->checkpoint_bytes) &&
+	    !(r->checkpoint_ms && log_now_ns(CLOCK_MONOTONIC) - rc->snapshot_ns >=
+				  (int64_t)r->checkpoint_ms * 1000000))
 		return 0;
 	ret = mmsb_log_checkpoint(log);
-	rc->records_at_snapshot = records;
-	return ret;
+	return ret ? ret : note_snapshot(rc, true);
 }
 
 static int take(struct recorder *rc, const struct mmsb_delta *d)
@@ -178,7 +221,6 @@ int mmsb_log_record(struct mmsb_log *log, struct mmsb_bus *bus,
 {
 	struct recorder rc = {
 		.log = log, .bus = bus, .r = r, .cap = RECORD_BUF_SIZE,
-		.told_durable = log->durable_seq,
 	};
 	struct pollfd pfd = { .fd = mmsb_bus_fd(bus), .events = POLLIN };
 	int ret, due = 0;

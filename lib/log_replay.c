@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT OR LGPL-2.1-or-later
 /*
  * Replay: the pages of a log's bus as they were just after a given record,
- * and checkpoints, which replay to the log's position and append the
- * result as a snapshot,
  * from the last snapshot at or before it and the records after that
- * snapshot; so a later replay starts there.  A snapshot whose file fails its checksums is passed over for
- * the one before it.  Every record must take its page from the epoch the
- * frames before it left (delta-format.md, "Sequence and epoch rules"), so
- * a frame lost or reordered in a way its CRC cannot show still fails.
+ * snapshot, into memory or into a bus; and checkpoints, which replay to
+ * the log's position and append the result as a snapshot, so that a later
+ * replay starts there.  A snapshot whose file fails its checksums is
+ * passed over for the one before it.  Every record must take its page
+ * from the epoch the frames before it left (delta-format.md, "Sequence
+ * and epoch rules"), so a frame lost or reordered in a way its CRC cannot
+ * show still fails: in memory the replay checks it, in a bus the records
+ * are submitted with MMSB_DELTA_CHECK_BASE.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -22,13 +24,33 @@ struct replay_page {
 	unsigned char *bytes;
 };
 
+struct replay;
+
+/* Where a replay puts the snapshot it starts from and the records after. */
+struct replay_sink {
+	int (*start)(struct replay *rp, const struct mmsb_snap *snap);
+	int (*apply)(struct replay *rp, const struct mmsb_delta *d);
+};
+
 /* Pages by ascending id: new ids come above every id used. */
 struct replay {
 	struct mmsb_log *log;
+	const struct replay_sink *sink;
 	struct replay_page *pages;
 	size_t nr, cap;
 	uint64_t seq;		/* the last record applied */
+
+	/* Into a bus: the records since the last flush, from @first_seq. */
+	struct mmsb_bus *bus;
+	struct mmsb_batch *batch;
+	uint64_t first_seq;
+	struct mmsb_delta *rec;		/* a DELTA as it is submitted */
+	size_t rec_cap;
 };
+
+/* Submission buffers: a few records of a big page, many of small ones. */
+#define REPLAY_BATCH_DEPTH	8
+#define REPLAY_BATCH_BYTES	(1U << 20)
 
 static struct replay_page *find_page(struct replay *rp, uint64_t id)
 {
@@ -96,8 +118,16 @@ static int load_pages(struct replay *rp, const struct mmsb_snap *snap)
 			       snap->pages[i].epoch,
 			       (const unsigned char *)snap->bytes +
 			       snap->pages[i].offset);
-	rp->seq = snap->seq;
 	return ret;
+}
+
+/* The bus refused what record @d asked of it: the bus's errno, and why. */
+static int bus_failed(struct replay *rp, const struct mmsb_delta *d, int err)
+{
+	return log_set_error(rp->log, err,
+			     "replaying into the bus, seq %llu, page %llu: %s",
+			     (unsigned long long)d->seq,
+			     (unsigned long long)d->page_id, mmsb_strerror(err));
 }
 
 static int broken(struct replay *rp, const struct mmsb_delta *d,
@@ -112,7 +142,6 @@ static int apply_record(struct replay *rp, const struct mmsb_delta *d)
 {
 	struct replay_page *pg = find_page(rp, d->page_id);
 
-	rp->seq = d->seq;
 	switch (d->type) {
 	case MMSB_REC_DELTA:
 		if (!pg)
@@ -140,6 +169,10 @@ static int apply_record(struct replay *rp, const struct mmsb_delta *d)
 		return 0;	/* a type this library does not know changes no page */
 	}
 }
+
+static const struct replay_sink to_memory = {
+	.start = load_pages, .apply = apply_record,
+};
 
 /* The replay's pages as a struct mmsb_snap at rp->seq. */
 static int make_snap(struct replay *rp, struct mmsb_snap **snapp)
@@ -175,10 +208,14 @@ static int make_snap(struct replay *rp, struct mmsb_snap **snapp)
 	return 0;
 }
 
+/* replay_from() found no snapshot to start from at the seq it was given. */
+#define TRY_EARLIER	1
+
 /*
  * From the SNAPSHOT frame at @from, applies the records up to @target.
- * -ERANGE: @target lies in a gap; -ENOENT: no SNAPSHOT frame at @from (a
- * snapshot file no frame names), or its file fails its checksums.
+ * TRY_EARLIER: no SNAPSHOT frame at @from (a snapshot file no frame
+ * names), or its file fails its checksums; nothing reached the sink.
+ * -ERANGE: @target lies in a gap.
  */
 static int replay_from(struct replay *rp, uint64_t from, uint64_t target)
 {
@@ -200,7 +237,8 @@ static int replay_from(struct replay *rp, uint64_t from, uint64_t target)
 			/* Damaged: the caller goes to the snapshot before. */
 			if (mmsb_log_load_snapshot(rp->log, from, &snap))
 				break;
-			ret = load_pages(rp, snap);
+			ret = rp->sink->start(rp, snap);
+			rp->seq = snap->seq;
 			mmsb_snap_free(snap);
 			if (ret)
 				break;
@@ -215,7 +253,8 @@ static int replay_from(struct replay *rp, uint64_t from, uint64_t target)
 					    (unsigned long long)(f.seq + f.lost - 1));
 			break;
 		} else if (f.kind == MMSB_LOG_RECORD) {
-			ret = apply_record(rp, f.rec);
+			rp->seq = f.seq;
+			ret = rp->sink->apply(rp, f.rec);
 			if (ret)
 				break;
 		}
@@ -224,7 +263,7 @@ static int replay_from(struct replay *rp, uint64_t from, uint64_t target)
 	if (ret > 0)
 		ret = 0;	/* stopped at a frame past the place */
 	if (!ret && !started)
-		ret = -ENOENT;
+		return TRY_EARLIER;
 	if (!ret && rp->seq != target)
 		ret = log_set_error(rp->log, -ERANGE,
 				    "the log has no record %llu",
@@ -239,42 +278,179 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-MMSB_EXPORT
-int mmsb_log_replay(struct mmsb_log *log, uint64_t seq,
-		    struct mmsb_snap **snap)
+/*
+ * Replays to @seq (0: the log's position) into @rp's sink, from the last
+ * snapshot at or before it that loads.
+ */
+static int replay(struct replay *rp, uint64_t seq)
 {
-	struct replay rp = { .log = log };
+	struct mmsb_log *log = rp->log;
 	uint64_t *seqs = NULL;
 	size_t nr = 0, i;
 	int ret;
 
-	*snap = NULL;
 	log->error[0] = 0;
 	if (!seq)
 		seq = log->seq.pos;
-	if (!log->nr_segs || seq < log->base_seq || seq > log->seq.pos)
-		return log_set_error(log, -ERANGE,
-				     "seq %llu is outside the log (%llu to %llu)",
-				     (unsigned long long)seq,
-				     (unsigned long long)log->base_seq,
-				     (unsigned long long)log->seq.pos);
+	ret = log_check_seq(log, seq);
+	if (ret)
+		return ret;
 	ret = log_snapshot_seqs(log, seq, &seqs, &nr);
 	if (ret)
 		return ret;
 	qsort(seqs, nr, sizeof(*seqs), cmp_u64);
 	/* The last snapshot at or before @seq that loads; else the one before. */
-	ret = -ENOENT;
-	for (i = nr; i-- > 0 && ret == -ENOENT;)
-		ret = replay_from(&rp, seqs[i], seq);
+	ret = TRY_EARLIER;
+	for (i = nr; i-- > 0 && ret == TRY_EARLIER;)
+		ret = replay_from(rp, seqs[i], seq);
 	free(seqs);
-	if (ret == -ENOENT)
+	if (ret == TRY_EARLIER)
 		ret = log_set_error(log, -EBADMSG,
 				    "no snapshot at or before seq %llu loads",
 				    (unsigned long long)seq);
+	return ret;
+}
+
+MMSB_EXPORT
+int mmsb_log_replay(struct mmsb_log *log, uint64_t seq,
+		    struct mmsb_snap **snap)
+{
+	struct replay rp = { .log = log, .sink = &to_memory };
+	int ret;
+
+	*snap = NULL;
+	ret = replay(&rp, seq);
 	if (!ret)
 		ret = make_snap(&rp, snap);
 	drop_pages(&rp);
 	free(rp.pages);
+	return ret;
+}
+
+/* A record submitted since the last flush was refused: say which ones. */
+static int bus_refused(struct replay *rp, int ret)
+{
+	return log_set_error(rp->log, ret,
+			     "replaying into the bus: a record of seqs %llu to %llu was refused: %s",
+			     (unsigned long long)rp->first_seq,
+			     (unsigned long long)rp->seq, mmsb_strerror(ret));
+}
+
+static int bus_flush(struct replay *rp)
+{
+	int ret = mmsb_batch_flush(rp->batch, NULL);
+
+	if (ret < 0)
+		return bus_refused(rp, ret);
+	rp->first_seq = 0;
+	return 0;
+}
+
+static int bus_start(struct replay *rp, const struct mmsb_snap *snap)
+{
+	int ret = mmsb_snap_restore(rp->bus, snap);
+
+	if (ret)
+		return log_set_error(rp->log, ret,
+				     "restoring the snapshot at seq %llu into the bus: %s",
+				     (unsigned long long)snap->seq,
+				     mmsb_strerror(ret));
+	return 0;
+}
+
+/*
+ * A DELTA goes into the batch as it was recorded, but with CHECK_BASE: the
+ * bus applies it only to the epoch it was made against, and moves the page
+ * to the next epoch, as the original bus did.  Pages come and go in the
+ * records' order, so the batch is flushed before each.
+ */
+static int bus_submit(struct replay *rp, const struct mmsb_delta *d)
+{
+	int ret;
+
+	if (d->size > rp->rec_cap) {
+		void *p = realloc(rp->rec, d->size);
+
+		if (!p)
+			return bus_failed(rp, d, -ENOMEM);
+		rp->rec = p;
+		rp->rec_cap = d->size;
+	}
+	memcpy(rp->rec, d, d->size);
+	rp->rec->flags |= MMSB_DELTA_CHECK_BASE;
+	if (!rp->first_seq)
+		rp->first_seq = d->seq;
+	/* One larger than a buffer goes alone, in order. */
+	if (d->size > REPLAY_BATCH_BYTES) {
+		ret = bus_flush(rp);
+		if (ret)
+			return ret;
+		ret = mmsb_submit(rp->bus, rp->rec);
+		if (ret)
+			return bus_failed(rp, d, ret);
+		rp->first_seq = 0;
+		return 0;
+	}
+	ret = mmsb_batch_add(rp->batch, rp->rec);
+	return ret ? bus_refused(rp, ret) : 0;
+}
+
+static int bus_apply(struct replay *rp, const struct mmsb_delta *d)
+{
+	int ret;
+
+	switch (d->type) {
+	case MMSB_REC_DELTA:
+		return bus_submit(rp, d);
+	case MMSB_REC_PAGE_ALLOC:
+		if (d->flags & MMSB_DELTA_RESTORED)
+			return broken(rp, d, "an allocation the log cannot replay");
+		ret = bus_flush(rp);
+		if (ret)
+			return ret;
+		ret = mmsb_page_restore(rp->bus, d->page_id, d->page_size,
+					d->epoch, NULL);
+		return ret ? bus_failed(rp, d, ret) : 0;
+	case MMSB_REC_PAGE_FREE:
+		ret = bus_flush(rp);
+		if (ret)
+			return ret;
+		ret = mmsb_page_free(rp->bus, d->page_id);
+		return ret ? bus_failed(rp, d, ret) : 0;
+	default:
+		return 0;
+	}
+}
+
+static const struct replay_sink to_bus = {
+	.start = bus_start, .apply = bus_apply,
+};
+
+MMSB_EXPORT
+int mmsb_log_replay_bus(struct mmsb_log *log, uint64_t seq,
+			struct mmsb_bus *bus)
+{
+	struct replay rp = { .log = log, .sink = &to_bus, .bus = bus };
+	struct mmsb_bus_info info;
+	int ret;
+
+	log->error[0] = 0;
+	ret = mmsb_bus_info(bus, &info);
+	if (ret)
+		return ret;
+	if (info.nr_pages)
+		return log_set_error(log, -ENOTEMPTY,
+				     "the bus has pages: replay builds a bus from none");
+	ret = mmsb_batch_open(bus, REPLAY_BATCH_DEPTH, REPLAY_BATCH_BYTES,
+			      &rp.batch);
+	if (ret)
+		return log_set_error(log, ret, "submitting to the bus: %s",
+				     mmsb_strerror(ret));
+	ret = replay(&rp, seq);
+	if (!ret)
+		ret = bus_flush(&rp);
+	mmsb_batch_close(rp.batch);
+	free(rp.rec);
 	return ret;
 }
 
@@ -285,8 +461,9 @@ int mmsb_log_checkpoint(struct mmsb_log *log)
 	int ret;
 
 	log->error[0] = 0;
-	if (log->flags & MMSB_LOG_RDONLY)
-		return -EBADF;
+	ret = log_writable(log);
+	if (ret)
+		return ret;
 	if (log->seq.want_snapshot)
 		return log_set_error(log, -EINVAL,
 				     "the log ends in a gap: only a snapshot of the bus covers it");

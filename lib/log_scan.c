@@ -115,10 +115,41 @@ static int scan_frame(struct log_scan *s, uint64_t off)
 	return ret ? ret : 1;
 }
 
+/* 1 if a byte from @from to the end of the file is not zero, else 0. */
+static int data_after(struct log_scan *s, uint64_t from)
+{
+	static const unsigned char zero[4096];
+	unsigned char buf[4096];
+	uint64_t n;
+	int ret;
+
+	for (; from < s->file_end; from += n) {
+		n = s->file_end - from < sizeof(buf) ? s->file_end - from :
+						       sizeof(buf);
+		ret = log_pread(s->fd, buf, n, from);
+		if (ret)
+			return ret;
+		if (memcmp(buf, zero, n))
+			return 1;
+	}
+	return 0;
+}
+
 int log_scan_next(struct log_scan *s)
 {
 	int ret = scan_frame(s, s->off);
 
+	/*
+	 * Frames end at zeros that run to the end of the file; a zero header
+	 * with data after it is where a torn write left a hole.
+	 */
+	if (!ret && s->off < s->file_end) {
+		ret = data_after(s, s->off);
+		if (ret > 0) {
+			s->why = "a zero frame header with data after it";
+			return -EBADMSG;
+		}
+	}
 	if (ret <= 0)
 		return ret;
 	s->lost = s->f.kind == MMSB_LOG_GAP ? get_le64(s->payload) : 0;
@@ -228,41 +259,41 @@ int log_index_read_entry(int dirfd, uint64_t first_seq, size_t k,
 	return ret;
 }
 
+struct index_file {
+	unsigned char *buf;
+	size_t len;
+};
+
+static int fill_index_file(void *arg, const struct log_fs *fs, int fd)
+{
+	struct index_file *f = arg;
+
+	return fs->pwrite(fs, fd, f->buf, f->len, 0);
+}
+
 int log_index_store(struct mmsb_log *log, const struct log_segment *seg,
 		    const struct log_idx_header *h, const struct log_index *ix,
 		    bool sync)
 {
-	const struct log_fs *fs = log->fs;
-	char name[LOG_NAME_MAX], tmp[LOG_NAME_MAX + 8];
-	size_t len = LOG_IDX_HEADER_SIZE + ix->nr * LOG_IDX_ENTRY_SIZE + 8;
-	unsigned char *buf = calloc(1, len);
+	struct index_file f = {
+		.len = LOG_IDX_HEADER_SIZE + ix->nr * LOG_IDX_ENTRY_SIZE + 8,
+	};
+	char name[LOG_NAME_MAX];
 	size_t i;
-	int fd, ret;
+	int ret;
 
-	if (!buf)
+	f.buf = calloc(1, f.len);
+	if (!f.buf)
 		return -ENOMEM;
-	log_idx_header_encode(buf, h);
+	log_idx_header_encode(f.buf, h);
 	for (i = 0; i < ix->nr; i++)
-		log_idx_entry_encode(buf + LOG_IDX_HEADER_SIZE +
+		log_idx_entry_encode(f.buf + LOG_IDX_HEADER_SIZE +
 				     i * LOG_IDX_ENTRY_SIZE, &ix->e[i]);
-	put_le32(buf + len - 8, mmsb_crc32c(0, buf + LOG_IDX_HEADER_SIZE,
-					    ix->nr * LOG_IDX_ENTRY_SIZE));
+	put_le32(f.buf + f.len - 8, mmsb_crc32c(0, f.buf + LOG_IDX_HEADER_SIZE,
+						ix->nr * LOG_IDX_ENTRY_SIZE));
 	idx_name(name, seg->first_seq);
-	memcpy(tmp, name, sizeof(name));
-	strcat(tmp, LOG_TMP_SUFFIX);
-	fd = fs->openat(fs, log->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0) {
-		free(buf);
-		return fd;
-	}
-	ret = fs->pwrite(fs, fd, buf, len, 0);
-	if (!ret && sync)
-		ret = fs->fsync(fs, fd);
-	fs->close(fs, fd);
-	free(buf);
-	if (!ret)
-		ret = fs->renameat(fs, log->dirfd, tmp, name);
-	if (!ret && sync)
-		ret = fs->fsync(fs, log->dirfd);
+	ret = log_publish(log->fs, log->dirfd, name, sync, false,
+			  fill_index_file, &f);
+	free(f.buf);
 	return ret;
 }

@@ -18,6 +18,27 @@ build/tests/delta_test_asan: tests/delta_test.c $(DELTA_TEST_DEPS)
 		-fno-sanitize-recover=all -fno-omit-frame-pointer \
 		-o $@ $(filter %.c,$^)
 
+# Host tests of mmsb_delta_merge() (lib/delta_merge.c), plain and under
+# AddressSanitizer and UBSan, built from its source and the delta code's
+# without the rest of the library.
+DELTA_MERGE_TEST_DEPS := tests/delta_merge_test.c lib/delta_merge.c \
+	common/mmsb_delta.c common/mmsb_delta.h include/uapi/linux/mmsb.h \
+	lib/include/mmsb.h lib/backend.h tests/test_util.h selftests/harness.h
+DELTA_MERGE_TESTS := build/tests/delta_merge_test \
+	build/tests/delta_merge_test_asan
+
+$(DELTA_MERGE_TESTS): CFLAGS += -Ilib/include
+build/tests/delta_merge_test: $(DELTA_MERGE_TEST_DEPS)
+
+build/tests/delta_merge_test_asan: $(DELTA_MERGE_TEST_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) $(CFLAGS) -fsanitize=address,undefined \
+		-fno-sanitize-recover=all -fno-omit-frame-pointer \
+		-o $@ $(filter %.c,$^)
+
+HOST_TESTS += $(DELTA_MERGE_TESTS)
+USER_BINS += $(DELTA_MERGE_TESTS)
+
 # Host unit tests of snapshot files and CRC32C (lib/snapshot_file.c,
 # lib/crc32c.c), plain and under AddressSanitizer and UBSan.  They build
 # those sources, and lib/snapshot.c for mmsb_snap_free() and
@@ -49,15 +70,16 @@ USER_BINS += $(SNAPFILE_TESTS)
 LOG_LIB_SRCS := $(wildcard lib/log_*.c) lib/crc32c.c lib/snapshot_file.c
 LOG_TEST_DEPS := tests/log_util.h tests/test_util.h selftests/harness.h \
 	build/lib/libmmsb.a
-LOG_TEST_NAMES := log_test log_crash log_replay
+LOG_TEST_NAMES := log_test log_crash log_replay log_history log_pyref
 LOG_TESTS := $(foreach t,$(LOG_TEST_NAMES),build/tests/$(t) \
 	build/tests/$(t)_asan)
 
 $(LOG_TESTS): CFLAGS += -Ilib/include -Ilib -Iselftests
 $(LOG_TESTS): LDLIBS += -luring -pthread
 $(LOG_TEST_NAMES:%=build/tests/%): build/tests/%: tests/%.c $(LOG_TEST_DEPS)
-build/tests/log_crash build/tests/log_crash_asan: tests/log_crash_fs.c \
-	tests/log_crash_fs.h
+build/tests/log_crash build/tests/log_crash_asan build/tests/log_history \
+build/tests/log_history_asan: tests/log_crash_fs.c tests/log_crash_fs.h
+build/tests/log_history build/tests/log_history_asan: tests/log_model.h
 
 $(LOG_TEST_NAMES:%=build/tests/%_asan): build/tests/%_asan: tests/%.c \
 		$(LOG_LIB_SRCS) $(LOG_TEST_DEPS)

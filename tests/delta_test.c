@@ -25,17 +25,6 @@ static uint32_t rng(void)
 	return xorshift_next(&rng_state);
 }
 
-static void fill_random(uint8_t *p, size_t len)
-{
-	while (len--)
-		*p++ = rng();
-}
-
-/* Changes the byte at @p to any other value. */
-static void change_byte(uint8_t *p)
-{
-	*p ^= 1 + rng() % 255;
-}
 
 static struct mmsb_runs runs_new(uint32_t cap)
 {
@@ -125,7 +114,7 @@ static struct page_pair pair_new(uint32_t len)
 
 	pp.old = xmalloc(len);
 	pp.cur = xmalloc(len);
-	fill_random(pp.old, len);
+	xorshift_fill(&rng_state, pp.old, len);
 	memcpy(pp.cur, pp.old, len);
 	return pp;
 }
@@ -144,7 +133,7 @@ static struct page_pair pair_with_runs(uint32_t len)
 
 	while (i < len) {
 		for (n = 1 + rng() % 19; n && i < len; n--)
-			change_byte(&pp.cur[i++]);
+			xorshift_change_byte(&rng_state, &pp.cur[i++]);
 		i += 1 + rng() % 23;
 	}
 	return pp;
@@ -155,7 +144,7 @@ static void one_byte_gives_one_run(uint32_t pos)
 	struct page_pair pp = pair_new(PAGE);
 	struct mmsb_runs r;
 
-	change_byte(&pp.cur[pos]);
+	xorshift_change_byte(&rng_state, &pp.cur[pos]);
 	r = diff_whole(pp.old, pp.cur, PAGE, 0);
 	ASSERT_EQ(1, r.nr);
 	EXPECT_EQ(pos, r.run[0].offset);
@@ -187,12 +176,12 @@ TEST(diff_one_byte_at_any_position_and_alignment)
 	uint8_t *ob = xmalloc(LEN + 7), *cb = xmalloc(LEN + 7);
 	uint32_t ao, ac, pos;
 
-	fill_random(ob, LEN + 7);
+	xorshift_fill(&rng_state, ob, LEN + 7);
 	for (ao = 0; ao < 8; ao++) {
 		for (ac = 0; ac < 8; ac++) {
 			for (pos = 0; pos < LEN; pos++) {
 				memcpy(cb + ac, ob + ao, LEN);
-				change_byte(cb + ac + pos);
+				xorshift_change_byte(&rng_state, cb + ac + pos);
 				ASSERT_TRUE(diff_matches_ref(ob + ao, cb + ac,
 							     LEN, 0))
 					TH_LOG("old+%u cur+%u byte %u",
@@ -218,7 +207,7 @@ TEST(diff_by_chunks_merges_runs_across_chunk_edges)
 
 	for (i = 0; i < 3; i++) {
 		for (j = changes[i].start; j < changes[i].end; j++)
-			change_byte(&pp.cur[j]);
+			xorshift_change_byte(&rng_state, &pp.cur[j]);
 		ASSERT_TRUE(mmsb_runs_add(&want, changes[i].start,
 					  changes[i].end - changes[i].start));
 	}
@@ -243,7 +232,7 @@ TEST(diff_of_a_page_changed_whole_is_one_run)
 		struct page_pair pp = pair_new(sizes[s]);
 
 		for (i = 0; i < pp.len; i++)
-			change_byte(&pp.cur[i]);
+			xorshift_change_byte(&rng_state, &pp.cur[i]);
 		r = diff_whole(pp.old, pp.cur, pp.len, 0);
 		ASSERT_EQ(1, r.nr) TH_LOG("%u bytes", pp.len);
 		EXPECT_EQ(0, r.run[0].offset);
@@ -263,7 +252,7 @@ TEST(diff_of_every_other_byte_changed)
 	for (first = 0; first < 2; first++) {
 		memcpy(pp.cur, pp.old, PAGE);
 		for (i = first; i < PAGE; i += 2)
-			change_byte(&pp.cur[i]);
+			xorshift_change_byte(&rng_state, &pp.cur[i]);
 		ASSERT_TRUE(diff_matches_ref(pp.old, pp.cur, PAGE, 0))
 			TH_LOG("changed from byte %u", first);
 	}
@@ -348,23 +337,23 @@ static void change_randomly(uint8_t *cur, uint32_t len)
 	switch (rng() % 5) {
 	case 0:
 		for (n = rng() % 9; n; n--)
-			change_byte(&cur[rng() % len]);
+			xorshift_change_byte(&rng_state, &cur[rng() % len]);
 		break;
 	case 1:
 		for (runs = rng() % 40; runs; runs--) {
 			i = rng() % len;
 			for (n = 1 + rng() % 100; n && i < len; n--)
-				change_byte(&cur[i++]);
+				xorshift_change_byte(&rng_state, &cur[i++]);
 		}
 		break;
 	case 2:
 		for (i = 0; i < len; i++)
 			if (rng() & 1)
-				change_byte(&cur[i]);
+				xorshift_change_byte(&rng_state, &cur[i]);
 		break;
 	case 3:
 		for (i = 0; i < len; i++)
-			change_byte(&cur[i]);
+			xorshift_change_byte(&rng_state, &cur[i]);
 		break;
 	default:
 		break;
@@ -384,7 +373,7 @@ TEST(diff_of_random_pages_matches_a_byte_by_byte_reference)
 		base = rng() % 3 ? 0 : rng() % 100000;
 		ob = xmalloc(ao + len);
 		cb = xmalloc(ac + len);
-		fill_random(ob + ao, len);
+		xorshift_fill(&rng_state, ob + ao, len);
 		memcpy(cb + ac, ob + ao, len);
 		change_randomly(cb + ac, len);
 		ASSERT_TRUE(diff_matches_ref(ob + ao, cb + ac, len, base))
@@ -498,7 +487,7 @@ TEST(encode_validate_apply_turns_the_old_page_into_the_new)
 		pp = pair_new(random_len());
 		change_randomly(pp.cur, pp.len);
 		if (!memcmp(pp.old, pp.cur, pp.len))
-			change_byte(&pp.cur[rng() % pp.len]);
+			xorshift_change_byte(&rng_state, &pp.cur[rng() % pp.len]);
 		roundtrip(&pp);
 		pair_free(&pp);
 	}

@@ -68,6 +68,38 @@ TEST(records_read_back_byte_for_byte_after_reopen)
 	test_rmdir(dir);
 }
 
+/*
+ * A cursor made on the writing handle before the first segment's file
+ * exists reads the frames committed after it from their start.
+ */
+TEST(a_cursor_made_before_the_first_frame_reads_the_frames_after_it)
+{
+	struct mmsb_log_cursor *cur;
+	struct mmsb_log_frame f;
+	struct mmsb_log *log;
+	char dir[256];
+	uint64_t seq;
+
+	test_tmpdir(dir, sizeof(dir), "log");
+	log = open_log(dir, MMSB_LOG_CREATE, 0, NULL);
+	ASSERT_EQ(0, mmsb_log_seek(log, 0, &cur));
+	EXPECT_EQ(0, mmsb_log_next(cur, &f));
+	test_append_snap(log, 1);
+	for (seq = 2; seq <= 4; seq++)
+		ASSERT_EQ(0, mmsb_log_append(log, test_record(seq)));
+	ASSERT_LE(0, mmsb_log_commit(log));
+	ASSERT_EQ(1, mmsb_log_next(cur, &f)) TH_LOG("%s", mmsb_log_error(log));
+	EXPECT_EQ(MMSB_LOG_SNAPSHOT, f.kind);
+	for (seq = 2; seq <= 4; seq++) {
+		ASSERT_EQ(1, mmsb_log_next(cur, &f));
+		EXPECT_EQ(seq, f.seq);
+	}
+	EXPECT_EQ(0, mmsb_log_next(cur, &f));
+	mmsb_log_cursor_close(cur);
+	mmsb_log_close(log);
+	test_rmdir(dir);
+}
+
 /* Seeking by every seq lands on it, through many segments' indexes. */
 TEST(seek_by_seq_and_by_time_land_on_the_frame_across_segments)
 {
@@ -276,6 +308,40 @@ TEST_TIMEOUT(a_flipped_bit_in_the_tail_keeps_exactly_the_whole_records_before, 1
 			      TAIL_FRAMES, false);
 		test_rmdir(work);
 	}
+	test_rmdir(dir);
+}
+
+/*
+ * A frame header that a torn write left as zeros, with frames after it,
+ * is not the end of the frames: it is a torn tail, cut, with the whole
+ * frames beyond it counted; a read-only open reports it the same way.
+ */
+TEST(a_zero_header_with_frames_after_it_is_a_torn_tail)
+{
+	uint64_t offs[TAIL_FRAMES * 64], seqs[TAIL_FRAMES * 64], seg = 0;
+	static const unsigned char zeros[LOG_FRAME_HEADER_SIZE];
+	struct mmsb_log_recovery rec;
+	char dir[256], path[600];
+	struct mmsb_log *log;
+	unsigned int nr;
+	int fd;
+
+	test_tmpdir(dir, sizeof(dir), "log");
+	make_log(dir, 1, 40, 0);
+	nr = frame_offsets(dir, &seg, offs, seqs, TAIL_FRAMES * 64);
+	ASSERT_LT(3, nr);
+	seg_path(path, sizeof(path), dir, seg, ".seg");
+	fd = open(path, O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(sizeof(zeros), pwrite(fd, zeros, sizeof(zeros), offs[nr - 3]));
+	close(fd);
+	log = open_log(dir, MMSB_LOG_RDONLY, 0, &rec);
+	EXPECT_EQ(offs[nr - 3], rec.torn_offset);
+	EXPECT_EQ(2, rec.intact_beyond);
+	mmsb_log_close(log);
+	EXPECT_EQ(1, mmsb_log_verify(dir, NULL, NULL));
+	expect_cut_at(dir, seg, offs[nr - 3], offs + nr - 3, seqs + nr - 3, 3,
+		      false);
 	test_rmdir(dir);
 }
 

@@ -72,6 +72,36 @@ static inline void test_append_snap(struct mmsb_log *log, uint64_t seq)
 	ASSERT_EQ(0, mmsb_log_append_snapshot(log, &s));
 }
 
+/* Two snapshots hold the same pages, byte for byte, whatever their seqs. */
+static inline void test_expect_same_pages(const struct mmsb_snap *want,
+					  const struct mmsb_snap *got)
+{
+	unsigned int i;
+
+	ASSERT_EQ(want->nr_pages, got->nr_pages);
+	for (i = 0; i < want->nr_pages; i++) {
+		const struct mmsb_snapshot_page *a = &want->pages[i];
+		const struct mmsb_snapshot_page *b = &got->pages[i];
+
+		EXPECT_EQ(a->page_id, b->page_id);
+		EXPECT_EQ(a->size, b->size);
+		EXPECT_EQ(a->epoch, b->epoch);
+		ASSERT_EQ(0, memcmp((const char *)want->bytes + a->offset,
+				    (const char *)got->bytes + b->offset,
+				    a->size)) TH_LOG("seq %llu, page %llu",
+						     (unsigned long long)want->seq,
+						     (unsigned long long)a->page_id);
+	}
+}
+
+/* ... and at the same seq. */
+static inline void test_expect_same_snap(const struct mmsb_snap *want,
+					 const struct mmsb_snap *got)
+{
+	ASSERT_EQ(want->seq, got->seq);
+	test_expect_same_pages(want, got);
+}
+
 /*
  * A fresh directory under $TMPDIR, else /dev/shm, else /tmp, into @buf.
  * The tests make and remove thousands of small files, which ext4 makes

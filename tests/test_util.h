@@ -22,6 +22,21 @@ static inline uint32_t xorshift_next(uint64_t *state)
 	return *state >> 32;
 }
 
+/* @len random bytes at @p. */
+static inline void xorshift_fill(uint64_t *state, void *p, size_t len)
+{
+	uint8_t *b = p;
+
+	while (len--)
+		*b++ = xorshift_next(state);
+}
+
+/* Changes the byte at @p to any other value. */
+static inline void xorshift_change_byte(uint64_t *state, uint8_t *p)
+{
+	*p ^= 1 + xorshift_next(state) % 255;
+}
+
 static inline void *xmalloc(size_t len)
 {
 	void *p = malloc(len ? len : 1);

@@ -10,8 +10,8 @@
 # refused here too, with the damaged page named.  log's usage errors exit
 # 2; log record without the module fails and makes no log; log status,
 # verify and dump refuse a missing log, and one whose segment header is
-# damaged, naming the segment; so do log replay, checkpoint (which makes
-# no log) and history, whose usage errors exit 2 too.  (snapshot, restore
+# damaged, naming the segment; so do log replay, checkpoint, compact
+# (which make no log) and history, whose usage errors exit 2 too.  (snapshot, restore
 # and log record themselves need the device, as every command but demo
 # --local does: tools/mmsb-tool-test.sh.)  Runs on the host (make check) as
 # whoever runs it, and in the VM as root and as nobody.
@@ -108,7 +108,7 @@ refused restore-of-a-foreign-file-fails 'is not an MMSB snapshot' \
 
 
 expect log-without-an-action-is-a-usage-error 2 \
-	'expected record, status, verify, dump, replay, checkpoint or history' \
+	'expected record, status, verify, dump, show, replay, checkpoint, compact or history' \
 	"$tool" log
 expect log-unknown-action-is-a-usage-error 2 "unknown action 'frob'" "$tool" log frob
 expect log-record-without-a-dir-is-a-usage-error 2 'expected \[BUS\] DIR' \
@@ -119,8 +119,6 @@ expect log-record-ack-fd-not-open-is-a-usage-error 2 "bad --ack-fd '99'" \
 	"$tool" log record --ack-fd 99 b "$work/log"
 expect log-dump-from-and-since-is-a-usage-error 2 '--from and --since exclude each other' \
 	"$tool" log dump --from 2 --since 3 "$work/log"
-expect log-replay-without-a-file-is-a-usage-error 2 'expected DIR FILE' \
-	"$tool" log replay "$work/log"
 expect log-replay-to-seq-0-is-a-usage-error 2 "bad seq '0'" \
 	"$tool" log replay --to-seq 0 "$work/log" "$work/replayed"
 expect log-checkpoint-without-a-dir-is-a-usage-error 2 'expected DIR' \
@@ -129,6 +127,23 @@ expect log-history-without-a-page-is-a-usage-error 2 'expected --page ID' \
 	"$tool" log history "$work/log"
 expect log-history-bad-page-is-a-usage-error 2 "bad page id 'x'" \
 	"$tool" log history --page x "$work/log"
+expect log-history-with-from-is-a-usage-error 2 'history takes --page and --json' \
+	"$tool" log history --page 1 --from 3 "$work/log"
+expect log-compact-without-a-seq-is-a-usage-error 2 'expected --before SEQ' \
+	"$tool" log compact "$work/log"
+expect log-replay-to-two-targets-is-a-usage-error 2 \
+	'--to-seq, --to-time and --to-epoch exclude each other' \
+	"$tool" log replay --to-seq 3 --to-time 5 "$work/log" "$work/replayed"
+expect log-replay-to-a-file-and-a-dir-is-a-usage-error 2 \
+	'FILE, --out and --bus exclude each other' \
+	"$tool" log replay --out "$work/pages" "$work/log" "$work/replayed"
+expect log-replay-to-nothing-is-a-usage-error 2 \
+	'expected FILE, --out DIR, --bus NAME or --verify' \
+	"$tool" log replay "$work/log"
+expect log-replay-bad-epoch-is-a-usage-error 2 "bad --to-epoch '7': PAGE:EPOCH" \
+	"$tool" log replay --to-epoch 7 "$work/log" "$work/replayed"
+expect log-record-bad-checkpoint-every-is-a-usage-error 2 "bad --checkpoint-every '5x'" \
+	"$tool" log record --checkpoint-every 5x b "$work/log"
 if [[ -e /dev/mmsb ]]; then
 	echo "ok $((++nr)) tool-local.log-record-without-module-fails-and-makes-no-log # SKIP /dev/mmsb is present"
 	skipped=$((skipped + 1))
@@ -148,6 +163,8 @@ expect log-replay-of-a-missing-log-fails 1 "cannot open log '$work/log'" \
 # Checkpoint opens the log to write, but without creating it.
 expect log-checkpoint-of-a-missing-log-fails 1 "cannot open log '$work/log'" \
 	"$tool" log checkpoint "$work/log"
+expect log-compact-of-a-missing-log-fails 1 "cannot open log '$work/log'" \
+	"$tool" log compact --before 3 "$work/log"
 [[ ! -e $work/log ]]
 result "$((!$?))" log-checkpoint-of-a-missing-log-makes-no-log
 expect log-history-of-a-missing-log-fails 1 "cannot open log '$work/log'" \

@@ -8,10 +8,11 @@
  *	mmsb-tool --bus NAME log record [OPTIONS] DIR
  *	mmsb-tool log status DIR
  *	mmsb-tool log verify DIR
- *	mmsb-tool log dump [--from SEQ | --since TIME_NS] DIR
- *	mmsb-tool log replay [--to-seq SEQ] DIR FILE
+ *	mmsb-tool log dump|show [--from SEQ | --since TIME_NS] [--json] DIR
+ *	mmsb-tool log replay ... (mmsb-tool-log-replay.c)
  *	mmsb-tool log checkpoint DIR
- *	mmsb-tool log history --page ID DIR
+ *	mmsb-tool log compact --before SEQ DIR
+ *	mmsb-tool log history --page ID [--json] DIR
  *
  * record runs until SIGINT or SIGTERM and then closes the log cleanly; a
  * recorder that dies any other way leaves a log whose next opening cuts
@@ -20,9 +21,9 @@
  * to survive a crash, so a script that must not lose a record waits for
  * its line.
  *
- * checkpoint appends to the log as record does, and the library does not
- * keep two writers of one log apart: it must not run while a recorder
- * records into the same log.
+ * checkpoint and compact write to the log as record does; the library
+ * lets one handle at a time open a log to write, so they fail with EBUSY
+ * while a recorder records into it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,8 +38,7 @@
 #include <mmsb_log.h>
 
 #include "mmsb-tool.h"
-
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#include "mmsb-tool-log.h"
 
 /* Bytes of each run a dumped record shows, as watch shows them. */
 #define DUMP_SHOWN_BYTES	32
@@ -54,9 +54,8 @@ static void segment_name(char buf[SEGMENT_NAME_MAX], uint64_t first_seq)
 	snprintf(buf, SEGMENT_NAME_MAX, "%016" PRIx64 ".seg", first_seq);
 }
 
-/* Says what failed with the log's own description of it; TOOL_FAIL. */
-static int log_fail(struct mmsb_log *log, int err, const char *what,
-		    const char *dir)
+int log_fail(struct mmsb_log *log, int err, const char *what,
+	     const char *dir)
 {
 	return tool_fail(err, "%s log '%s': %s", what, dir, mmsb_log_error(log));
 }
@@ -101,6 +100,38 @@ static void say_recovered(const char *dir, const struct mmsb_log_recovery *rec)
 	if (rec->index_rebuilt)
 		fprintf(stderr, "mmsb-tool: log '%s': a sealed segment's index was"
 			" missing or damaged: rebuilt\n", dir);
+}
+
+int open_log(const char *dir, unsigned int flags, struct mmsb_log **log)
+{
+	struct mmsb_log_recovery rec;
+	int ret = mmsb_log_open(log, dir, flags, NULL, &rec);
+
+	if (ret)
+		return open_failed(ret, dir, &rec);
+	if (!(flags & MMSB_LOG_RDONLY))
+		say_recovered(dir, &rec);
+	return TOOL_OK;
+}
+
+int log_no_options(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ }
+	};
+	int opt = getopt_long(argc, argv, "h", opts, NULL);
+
+	return opt == -1 ? -1 : tool_common_option(&cmd_log, opt);
+}
+
+int log_close(struct mmsb_log *log, const char *dir, int ret)
+{
+	int err = mmsb_log_close(log);
+
+	if (err && ret == TOOL_OK)
+		ret = tool_fail(err, "closing log '%s'", dir);
+	return ret;
 }
 
 /* Set by SIGINT and SIGTERM, or by a failed --ack-fd write. */
@@ -200,6 +231,38 @@ static bool parse_sync(const char *s, enum mmsb_log_sync *sync)
 	return false;
 }
 
+/*
+ * --checkpoint-every N[r|b|s]: records (the default), bytes of log (with
+ * k, m or g before the b) or seconds.
+ */
+static bool parse_checkpoint_every(const char *s, struct mmsb_log_recorder *r)
+{
+	size_t len = strlen(s);
+	char unit = len ? s[len - 1] : 0, num[32];
+	uint64_t n;
+
+	if (unit != 'r' && unit != 'b' && unit != 's')
+		unit = 0;
+	len -= !!unit;
+	if (!len || len >= sizeof(num))
+		return false;
+	memcpy(num, s, len);
+	num[len] = 0;
+	if (unit == 'b')
+		return tool_parse_size(num, &r->checkpoint_bytes) &&
+		       r->checkpoint_bytes;
+	if (!tool_parse_id(num, &n))
+		return false;
+	if (unit == 's') {
+		if (n > UINT64_MAX / 1000)
+			return false;
+		r->checkpoint_ms = n * 1000;
+	} else {
+		r->checkpoint_records = n;
+	}
+	return true;
+}
+
 /* An open file descriptor, as a number. */
 static bool parse_fd(const char *s, int *fd)
 {
@@ -240,19 +303,23 @@ static void print_summary(const char *name, const char *dir,
 	       end->bytes);
 }
 
-/* Records @bus into @log until a signal; returns a TOOL_* code. */
+/*
+ * Records @bus into @log until a signal, checkpointing as @checkpoints
+ * says; returns a TOOL_* code.
+ */
 static int record_bus(struct mmsb_log *log, struct mmsb_bus *bus,
 		      const char *name, const char *dir,
-		      struct recording *r, bool quiet)
+		      struct recording *r, bool quiet,
+		      const struct mmsb_log_recorder *checkpoints)
 {
-	const struct mmsb_log_recorder recorder = {
-		.stop = &stop_recording,
-		.on_durable = r->ack_fd >= 0 ? on_durable : NULL,
-		.on_second = quiet ? NULL : on_second,
-		.arg = r,
-	};
+	struct mmsb_log_recorder recorder = *checkpoints;
 	struct mmsb_log_info start, end;
 	int ret, err;
+
+	recorder.stop = &stop_recording;
+	recorder.on_durable = r->ack_fd >= 0 ? on_durable : NULL;
+	recorder.on_second = quiet ? NULL : on_second;
+	recorder.arg = r;
 
 	mmsb_log_info(log, &start);
 	r->last = start;
@@ -273,12 +340,14 @@ static int record_run(int argc, char **argv)
 		{ "batch-ms", required_argument, NULL, 'm' },
 		{ "batch-bytes", required_argument, NULL, 'B' },
 		{ "segment-bytes", required_argument, NULL, 'g' },
+		{ "checkpoint-every", required_argument, NULL, 'c' },
 		{ "ack-fd", required_argument, NULL, 'a' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
 	struct mmsb_log_opts log_opts = { .sync = MMSB_LOG_SYNC_BATCH };
+	struct mmsb_log_recorder checkpoints = {};
 	struct recording r = { .ack_fd = -1 };
 	struct mmsb_log_recovery rec;
 	const char *name = NULL, *dir;
@@ -288,7 +357,7 @@ static int record_run(int argc, char **argv)
 	uint64_t ms;
 	int opt, ret, err;
 
-	while ((opt = getopt_long(argc, argv, "s:m:B:g:a:qh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "s:m:B:g:c:a:qh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			if (!parse_sync(optarg, &log_opts.sync))
@@ -309,6 +378,11 @@ static int record_run(int argc, char **argv)
 			if (!tool_parse_size(optarg, &log_opts.segment_bytes) ||
 			    !log_opts.segment_bytes)
 				return tool_usage_error(&cmd_log, "bad --segment-bytes '%s'", optarg);
+			break;
+		case 'c':
+			if (!parse_checkpoint_every(optarg, &checkpoints))
+				return tool_usage_error(&cmd_log, "bad --checkpoint-every '%s': N records,"
+							" Nb bytes or Ns seconds", optarg);
 			break;
 		case 'a':
 			if (!parse_fd(optarg, &r.ack_fd))
@@ -348,7 +422,7 @@ static int record_run(int argc, char **argv)
 		return open_failed(ret, dir, &rec);
 	}
 	say_recovered(dir, &rec);
-	ret = record_bus(log, bus, name, dir, &r, quiet);
+	ret = record_bus(log, bus, name, dir, &r, quiet, &checkpoints);
 	mmsb_bus_close(bus);
 	err = mmsb_log_close(log);
 	if (err && !ret)
@@ -375,18 +449,15 @@ static void print_utc(const char *label, int64_t ns)
 
 static int status_run(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ }
-	};
 	struct mmsb_log_recovery rec;
 	struct mmsb_log_info info;
 	struct mmsb_log *log;
 	const char *dir;
-	int opt, ret;
+	int ret;
 
-	if ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1)
-		return tool_common_option(&cmd_log, opt);
+	ret = log_no_options(argc, argv);
+	if (ret >= 0)
+		return ret;
 	if (argc - optind != 1)
 		return tool_usage_error(&cmd_log, "expected DIR");
 	dir = argv[optind];
@@ -428,16 +499,13 @@ static void print_fault(void *arg, const char *msg)
 
 static int verify_run(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ }
-	};
 	const char *dir;
 	long faults;
-	int opt;
+	int ret;
 
-	if ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1)
-		return tool_common_option(&cmd_log, opt);
+	ret = log_no_options(argc, argv);
+	if (ret >= 0)
+		return ret;
 	if (argc - optind != 1)
 		return tool_usage_error(&cmd_log, "expected DIR");
 	dir = argv[optind];
@@ -451,26 +519,42 @@ static int verify_run(int argc, char **argv)
 /*
  * One line per frame: where it is, its kind, then a record as watch
  * prints it (with the time the bus committed it), or the time the log
- * took a snapshot or found records lost.
+ * took a snapshot or found records lost.  With --json, one object per
+ * line: the frame's kind, seq, time and place, and a record as watch
+ * --json prints it.
  */
-static void print_frame(const struct mmsb_log_frame *f)
+static void print_frame(const struct mmsb_log_frame *f, bool json)
 {
+	static const char *const kinds[] = {
+		[MMSB_LOG_RECORD] = "record", [MMSB_LOG_SNAPSHOT] = "snapshot",
+		[MMSB_LOG_GAP] = "gap",
+	};
 	char seg[SEGMENT_NAME_MAX];
 
 	segment_name(seg, f->segment);
-	printf("%s:%" PRIu64 " ", seg, f->offset);
+	if (json) {
+		printf("{\"frame\":\"%s\",\"seq\":%" PRIu64 ",\"time_ns\":%"
+		       PRId64 ",\"segment\":\"%s\",\"offset\":%" PRIu64,
+		       kinds[f->kind], f->seq, f->time_ns, seg, f->offset);
+		if (f->kind == MMSB_LOG_GAP)
+			printf(",\"lost\":%" PRIu64, f->lost);
+		if (f->kind == MMSB_LOG_RECORD) {
+			printf(",\"record\":");
+			tool_print_record_json(stdout, f->rec);
+		}
+		printf("}\n");
+		return;
+	}
+	printf("%s:%" PRIu64 " %s ", seg, f->offset, kinds[f->kind]);
 	switch (f->kind) {
 	case MMSB_LOG_RECORD:
-		printf("record ");
 		tool_print_record(stdout, f->rec, DUMP_SHOWN_BYTES);
 		break;
 	case MMSB_LOG_SNAPSHOT:
-		printf("snapshot ");
 		tool_print_time(stdout, f->time_ns);
 		printf(" seq %" PRIu64 "\n", f->seq);
 		break;
 	case MMSB_LOG_GAP:
-		printf("gap ");
 		tool_print_time(stdout, f->time_ns);
 		printf(" seq %" PRIu64 ": lost %" PRIu64 " records, to seq %"
 		       PRIu64 "\n", f->seq, f->lost, f->seq + f->lost - 1);
@@ -478,23 +562,62 @@ static void print_frame(const struct mmsb_log_frame *f)
 	}
 }
 
-static int dump_run(int argc, char **argv)
+/*
+ * A page's records, with every snapshot and gap: a gap is where its
+ * history is missing records, and the snapshot after it where it resumes.
+ */
+static bool in_history(const struct mmsb_log_frame *f, uint64_t page_id)
+{
+	return !page_id || f->kind != MMSB_LOG_RECORD ||
+	       f->rec->page_id == page_id;
+}
+
+/*
+ * Prints the frames from @cur on (those of page @page_id, if not 0); the
+ * frames before damage are printed, then where it is.
+ */
+static int print_frames(struct mmsb_log *log, const char *dir,
+			struct mmsb_log_cursor *cur, uint64_t page_id, bool json)
+{
+	struct mmsb_log_frame f;
+	int ret;
+
+	while ((ret = mmsb_log_next(cur, &f)) > 0) {
+		if (in_history(&f, page_id))
+			print_frame(&f, json);
+	}
+	if (fflush(stdout))
+		return tool_fail(-errno, "writing the output");
+	if (ret < 0)
+		return log_fail(log, ret, "reading", dir);
+	return TOOL_OK;
+}
+
+/* dump (or show) and history: the frames, from a place or of a page. */
+static int frames_run(int argc, char **argv, bool history)
 {
 	static const struct option opts[] = {
 		{ "from", required_argument, NULL, 'f' },
 		{ "since", required_argument, NULL, 't' },
+		{ "page", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
-	uint64_t from = 0, since = 0;
-	struct mmsb_log_recovery rec;
+	uint64_t from = 0, since = 0, page_id = 0;
 	struct mmsb_log_cursor *cur;
-	struct mmsb_log_frame f;
 	struct mmsb_log *log;
+	bool json = false;
 	const char *dir;
 	int opt, ret;
 
-	while ((opt = getopt_long(argc, argv, "f:t:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, history ? "p:jh" : "f:t:jh",
+				  opts, NULL)) != -1) {
+		/* Long options are taken whatever the short ones say. */
+		if ((opt == 'p') != history && (opt == 'f' || opt == 't' || opt == 'p'))
+			return tool_usage_error(&cmd_log, history ?
+						"history takes --page and --json" :
+						"--page is history's");
 		switch (opt) {
 		case 'f':
 			if (!tool_parse_id(optarg, &from))
@@ -505,103 +628,66 @@ static int dump_run(int argc, char **argv)
 				return tool_usage_error(&cmd_log, "bad time '%s': ns since the epoch",
 							optarg);
 			break;
+		case 'p':
+			if (!tool_parse_id(optarg, &page_id))
+				return tool_usage_error(&cmd_log, "bad page id '%s'", optarg);
+			break;
+		case 'j':
+			json = true;
+			break;
 		default:
 			return tool_common_option(&cmd_log, opt);
 		}
 	}
 	if (from && since)
 		return tool_usage_error(&cmd_log, "--from and --since exclude each other");
+	if (history && !page_id)
+		return tool_usage_error(&cmd_log, "expected --page ID");
 	if (argc - optind != 1)
 		return tool_usage_error(&cmd_log, "expected DIR");
 	dir = argv[optind];
-	ret = mmsb_log_open(&log, dir, MMSB_LOG_RDONLY, NULL, &rec);
+	ret = open_log(dir, MMSB_LOG_RDONLY, &log);
 	if (ret)
-		return open_failed(ret, dir, &rec);
+		return ret;
 	ret = since ? mmsb_log_seek_time(log, (int64_t)since, &cur) :
 		      mmsb_log_seek(log, from, &cur);
 	if (ret) {
 		ret = log_fail(log, ret, "seeking in", dir);
-		mmsb_log_close(log);
-		return ret;
+	} else {
+		ret = print_frames(log, dir, cur, page_id, json);
+		mmsb_log_cursor_close(cur);
 	}
-	while ((ret = mmsb_log_next(cur, &f)) > 0)
-		print_frame(&f);
-	/* The frames before the damage are printed, then where it is. */
-	if (fflush(stdout))
-		ret = tool_fail(-errno, "writing the output");
-	else if (ret < 0)
-		ret = log_fail(log, ret, "reading", dir);
-	mmsb_log_cursor_close(cur);
 	mmsb_log_close(log);
 	return ret;
 }
 
-static int replay_run(int argc, char **argv)
+static int dump_run(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "to-seq", required_argument, NULL, 'u' },
-		{ "help", no_argument, NULL, 'h' },
-		{ }
-	};
-	struct mmsb_log_recovery rec;
-	struct mmsb_snap *snap;
-	struct mmsb_log *log;
-	const char *dir, *file;
-	uint64_t to_seq = 0;
-	int opt, ret;
+	return frames_run(argc, argv, false);
+}
 
-	while ((opt = getopt_long(argc, argv, "u:h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'u':
-			if (!tool_parse_id(optarg, &to_seq))
-				return tool_usage_error(&cmd_log, "bad seq '%s'", optarg);
-			break;
-		default:
-			return tool_common_option(&cmd_log, opt);
-		}
-	}
-	if (argc - optind != 2)
-		return tool_usage_error(&cmd_log, "expected DIR FILE");
-	dir = argv[optind];
-	file = argv[optind + 1];
-	ret = mmsb_log_open(&log, dir, MMSB_LOG_RDONLY, NULL, &rec);
-	if (ret)
-		return open_failed(ret, dir, &rec);
-	/* 0 replays to the log's position. */
-	ret = mmsb_log_replay(log, to_seq, &snap);
-	if (ret) {
-		ret = log_fail(log, ret, "replaying", dir);
-		mmsb_log_close(log);
-		return ret;
-	}
-	mmsb_log_close(log);
-	ret = tool_write_snapshot(snap, file, "log", dir);
-	mmsb_snap_free(snap);
-	return ret;
+static int history_run(int argc, char **argv)
+{
+	return frames_run(argc, argv, true);
 }
 
 static int checkpoint_run(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ }
-	};
-	struct mmsb_log_recovery rec;
 	struct mmsb_log_info info;
 	struct mmsb_log *log;
 	const char *dir;
-	int opt, ret, err;
+	int ret;
 
-	if ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1)
-		return tool_common_option(&cmd_log, opt);
+	ret = log_no_options(argc, argv);
+	if (ret >= 0)
+		return ret;
 	if (argc - optind != 1)
 		return tool_usage_error(&cmd_log, "expected DIR");
 	dir = argv[optind];
 	/* Without MMSB_LOG_CREATE: a checkpoint of no log is a mistake. */
-	ret = mmsb_log_open(&log, dir, 0, NULL, &rec);
+	ret = open_log(dir, 0, &log);
 	if (ret)
-		return open_failed(ret, dir, &rec);
-	say_recovered(dir, &rec);
+		return ret;
 	ret = mmsb_log_checkpoint(log);
 	if (ret) {
 		ret = log_fail(log, ret, "checkpointing", dir);
@@ -610,72 +696,52 @@ static int checkpoint_run(int argc, char **argv)
 		printf("log '%s': checkpoint at seq %" PRIu64 "\n", dir,
 		       info.last_seq);
 	}
-	err = mmsb_log_close(log);
-	if (err && !ret)
-		ret = tool_fail(err, "closing log '%s'", dir);
-	return ret;
+	return log_close(log, dir, ret);
 }
 
-/*
- * A page's records, with every snapshot and gap: a gap is where its
- * history is missing records, and the snapshot after it where it resumes.
- */
-static bool in_history(const struct mmsb_log_frame *f, uint64_t page_id)
-{
-	return f->kind != MMSB_LOG_RECORD || f->rec->page_id == page_id;
-}
-
-static int history_run(int argc, char **argv)
+static int compact_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "page", required_argument, NULL, 'p' },
+		{ "before", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
-	struct mmsb_log_recovery rec;
-	struct mmsb_log_cursor *cur;
-	struct mmsb_log_frame f;
+	struct mmsb_log_info before, after;
 	struct mmsb_log *log;
-	uint64_t page_id = 0;
+	uint64_t seq = 0;
 	const char *dir;
 	int opt, ret;
 
-	while ((opt = getopt_long(argc, argv, "p:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "b:h", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'p':
-			if (!tool_parse_id(optarg, &page_id))
-				return tool_usage_error(&cmd_log, "bad page id '%s'", optarg);
+		case 'b':
+			if (!tool_parse_id(optarg, &seq))
+				return tool_usage_error(&cmd_log, "bad seq '%s'", optarg);
 			break;
 		default:
 			return tool_common_option(&cmd_log, opt);
 		}
 	}
-	if (!page_id)
-		return tool_usage_error(&cmd_log, "expected --page ID");
+	if (!seq)
+		return tool_usage_error(&cmd_log, "expected --before SEQ");
 	if (argc - optind != 1)
 		return tool_usage_error(&cmd_log, "expected DIR");
 	dir = argv[optind];
-	ret = mmsb_log_open(&log, dir, MMSB_LOG_RDONLY, NULL, &rec);
+	ret = open_log(dir, 0, &log);
 	if (ret)
-		return open_failed(ret, dir, &rec);
-	ret = mmsb_log_seek(log, 0, &cur);
-	if (ret) {
-		ret = log_fail(log, ret, "seeking in", dir);
-		mmsb_log_close(log);
 		return ret;
+	mmsb_log_info(log, &before);
+	ret = mmsb_log_compact(log, seq);
+	if (ret) {
+		ret = log_fail(log, ret, "compacting", dir);
+	} else {
+		mmsb_log_info(log, &after);
+		printf("log '%s': begins at seq %" PRIu64 " (was %" PRIu64
+		       "), %" PRIu64 " bytes (was %" PRIu64 ")\n", dir,
+		       after.base_seq, before.base_seq, after.bytes,
+		       before.bytes);
 	}
-	while ((ret = mmsb_log_next(cur, &f)) > 0) {
-		if (in_history(&f, page_id))
-			print_frame(&f);
-	}
-	/* As dump: the history before the damage is printed, then where it is. */
-	if (fflush(stdout))
-		ret = tool_fail(-errno, "writing the output");
-	else if (ret < 0)
-		ret = log_fail(log, ret, "reading", dir);
-	mmsb_log_cursor_close(cur);
-	mmsb_log_close(log);
-	return ret;
+	return log_close(log, dir, ret);
 }
 
 static const struct {
@@ -686,8 +752,10 @@ static const struct {
 	{ "status", status_run },
 	{ "verify", verify_run },
 	{ "dump", dump_run },
-	{ "replay", replay_run },
+	{ "show", dump_run },
+	{ "replay", log_replay_run },
 	{ "checkpoint", checkpoint_run },
+	{ "compact", compact_run },
 	{ "history", history_run },
 };
 
@@ -698,7 +766,7 @@ static int log_run(int argc, char **argv)
 
 	if (argc < 2)
 		return tool_usage_error(&cmd_log, "expected record, status, verify, dump,"
-					" replay, checkpoint or history");
+					" show, replay, checkpoint, compact or history");
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
 		return tool_help(&cmd_log);
 	for (i = 0; i < ARRAY_SIZE(log_actions); i++) {
@@ -715,14 +783,17 @@ static int log_run(int argc, char **argv)
 
 const struct tool_cmd cmd_log = {
 	.name = "log",
-	.summary = "record a bus into a crash-safe log on disk; read, replay or checkpoint a log",
-	.synopsis = "record [-s MODE] [-m MS] [-B BYTES] [-g BYTES] [-a FD] [-q] [BUS] DIR\n"
+	.summary = "record a bus into a crash-safe log on disk; read, replay, checkpoint or compact a log",
+	.synopsis = "record [-s MODE] [-m MS] [-B BYTES] [-g BYTES] [-c N[rbs]] [-a FD] [-q]\n"
+		    "                      [BUS] DIR\n"
 		    "       mmsb-tool log status DIR\n"
 		    "       mmsb-tool log verify DIR\n"
-		    "       mmsb-tool log dump [-f SEQ | -t TIME_NS] DIR\n"
-		    "       mmsb-tool log replay [-u SEQ] DIR FILE\n"
+		    "       mmsb-tool log dump|show [-f SEQ | -t TIME_NS] [-j] DIR\n"
+		    "       mmsb-tool log replay [-u SEQ | -T TIME_NS | -e PAGE:EPOCH]\n"
+		    "                      [-V FILE | -V bus:NAME] DIR [FILE | -o OUTDIR | -b BUS]\n"
 		    "       mmsb-tool log checkpoint DIR\n"
-		    "       mmsb-tool log history -p ID DIR",
+		    "       mmsb-tool log compact -b SEQ DIR\n"
+		    "       mmsb-tool log history -p ID [-j] DIR",
 	.options = "  record            attach to the bus read-only and append every record\n"
 		   "                    to the log in DIR (made if missing) until SIGINT\n"
 		   "                    or SIGTERM; then print what was recorded\n"
@@ -730,14 +801,17 @@ const struct tool_cmd cmd_log = {
 		   "                    and a torn tail that opening it to write would cut\n"
 		   "  verify            check every checksum, index and snapshot of the log;\n"
 		   "                    print each fault and their number, exit 1 if any\n"
-		   "  dump              print the log's frames, one a line, records as\n"
+		   "  dump, show        print the log's frames, one a line, records as\n"
 		   "                    watch prints them\n"
-		   "  replay            write the pages of the log's bus as they were at\n"
-		   "                    a seq (default: the log's last) to FILE, as a\n"
-		   "                    snapshot file that restore reads; - for stdout\n"
+		   "  replay            the pages of the log's bus as they were at a seq, a\n"
+		   "                    time or a page's epoch (default: the log's last\n"
+		   "                    seq), from the last snapshot before it: to FILE,\n"
+		   "                    a snapshot file that restore reads (- for stdout),\n"
+		   "                    to OUTDIR, or into a bus\n"
 		   "  checkpoint        append a snapshot of the pages at the log's last\n"
-		   "                    seq, so that replays start there; never while\n"
-		   "                    log record records into DIR\n"
+		   "                    seq, so that replays start there\n"
+		   "  compact           make the log begin at SEQ: a snapshot there, and\n"
+		   "                    every record, segment and snapshot before it gone\n"
 		   "  history           print the records of one page, and the log's\n"
 		   "                    snapshots and gaps, as dump prints them\n"
 		   "  BUS               the bus to record (default: --bus)\n"
@@ -752,6 +826,10 @@ const struct tool_cmd cmd_log = {
 		   "  -g, --segment-bytes BYTES\n"
 		   "                    start a new segment file past this, at least 4k\n"
 		   "                    (default 64m)\n"
+		   "  -c, --checkpoint-every N[r|b|s]\n"
+		   "                    checkpoint once N records (r, the default), N\n"
+		   "                    bytes of log (b; k, m, g allowed before it) or N\n"
+		   "                    seconds (s) follow the last snapshot\n"
 		   "  -a, --ack-fd FD   write \"durable SEQ\" to FD each time the records\n"
 		   "                    up to SEQ are synced\n"
 		   "  -q, --quiet       no line of rates on stderr each second\n"
@@ -759,14 +837,30 @@ const struct tool_cmd cmd_log = {
 		   "  -t, --since TIME_NS\n"
 		   "                    dump from the first frame logged at TIME_NS or\n"
 		   "                    later: ns since the epoch, as date +%s%N prints\n"
+		   "  -j, --json        one JSON object per frame, records with every byte\n"
 		   "  -u, --to-seq SEQ  replay to just after record SEQ\n"
+		   "  -T, --to-time TIME_NS\n"
+		   "                    replay to the last record logged at TIME_NS or before\n"
+		   "  -e, --to-epoch PAGE:EPOCH\n"
+		   "                    replay to the record that brought PAGE to EPOCH\n"
+		   "  -o, --out OUTDIR  write each page to OUTDIR/ID, and OUTDIR/pages:\n"
+		   "                    \"seq SEQ\", then \"ID SIZE EPOCH\" a line\n"
+		   "  -b, --bus BUS     (replay) rebuild the pages in BUS, a new bus the\n"
+		   "                    caller owns (bus hold): restored from the snapshot,\n"
+		   "                    then the records submitted with CHECK_BASE\n"
+		   "  -V, --verify FILE | bus:NAME\n"
+		   "                    compare the replay with a snapshot file or a live\n"
+		   "                    bus; print the first page and offset that differ\n"
+		   "                    and exit 1 if any do\n"
+		   "  -b, --before SEQ  (compact) the seq the log is to begin at\n"
 		   "  -p, --page ID     the page whose history to print\n"
 		   "  -h, --help        this text\n\n"
 		   "A log starts with a snapshot of the bus, then holds its records in\n"
 		   "order; a recorder that falls a ring behind, or resumes a log whose bus\n"
 		   "went on without it, writes a gap and a fresh snapshot.  Each second,\n"
 		   "record prints records/s, MB/s, its lag (records the bus has and the\n"
-		   "log not yet) and the durable seq on stderr.  Opening a log to record\n"
-		   "cuts a torn tail left by a crash, and says so.",
+		   "log not yet) and the durable seq on stderr.  Opening a log to record,\n"
+		   "checkpoint or compact cuts a torn tail left by a crash, and says so;\n"
+		   "only one of them may have a log open at a time.",
 	.run = log_run,
 };

@@ -173,12 +173,12 @@ void tool_print_record_json(FILE *f, const struct mmsb_delta *d)
 
 	if (!record_is_known(d)) {
 		fprintf(f, "{\"type\":\"unknown\",\"type_id\":%u,\"size\":%"
-			PRIu32 "}\n", d->type, d->size);
+			PRIu32 "}", d->type, d->size);
 		return;
 	}
 	if (d->type == MMSB_REC_OVERRUN) {
 		fprintf(f, "{\"type\":\"overrun\",\"seq\":%" PRIu64
-			",\"lost\":%" PRIu64 "}\n", (uint64_t)d->seq,
+			",\"lost\":%" PRIu64 "}", (uint64_t)d->seq,
 			(uint64_t)d->lost);
 		return;
 	}
@@ -191,7 +191,7 @@ void tool_print_record_json(FILE *f, const struct mmsb_delta *d)
 			(uint64_t)d->epoch, (uint64_t)d->page_size, d->pid,
 			(uint64_t)d->timestamp_ns);
 		print_flags_json(f, d);
-		fprintf(f, "}\n");
+		fprintf(f, "}");
 		return;
 	}
 	fprintf(f, "{\"type\":\"delta\",\"seq\":%" PRIu64 ",\"page\":%" PRIu64
@@ -212,5 +212,5 @@ void tool_print_record_json(FILE *f, const struct mmsb_delta *d)
 		data += run[i].len;
 		fprintf(f, "\"}");
 	}
-	fprintf(f, "]}\n");
+	fprintf(f, "]}");
 }

@@ -24,8 +24,7 @@ static bool is_stdio(const char *file)
 	return !strcmp(file, "-");
 }
 
-/* Sum of the snapshot's page sizes, for the summary line. */
-static uint64_t snap_page_bytes(const struct mmsb_snap *snap)
+uint64_t tool_snap_page_bytes(const struct mmsb_snap *snap)
 {
 	uint64_t bytes = 0;
 	unsigned int i;
@@ -79,7 +78,7 @@ int tool_write_snapshot(const struct mmsb_snap *snap, const char *file,
 	if (!ret)
 		printf("%s '%s': %u pages, %" PRIu64 " bytes, seq %" PRIu64
 		       " -> %s\n", source, name, snap->nr_pages,
-		       snap_page_bytes(snap), snap->seq, file);
+		       tool_snap_page_bytes(snap), snap->seq, file);
 	return ret;
 }
 
@@ -158,7 +157,7 @@ static int load_failed(int err, const char *file, const struct mmsb_snap *snap)
 	return tool_fail(err, "reading '%s'", file);
 }
 
-static int load_file(const char *file, struct mmsb_snap **snap)
+int tool_load_snapshot(const char *file, struct mmsb_snap **snap)
 {
 	int fd = STDIN_FILENO, ret;
 
@@ -210,7 +209,7 @@ static int restore_run(int argc, char **argv)
 		return tool_usage_error(&cmd_restore, "expected FILE BUS");
 	file = argv[optind];
 	name = argv[optind + 1];
-	ret = load_file(file, &snap);
+	ret = tool_load_snapshot(file, &snap);
 	if (!ret)
 		ret = tool_open_bus(&cmd_restore, name, 0, NULL, &bus);
 	if (!ret) {
@@ -221,7 +220,7 @@ static int restore_run(int argc, char **argv)
 		else
 			printf("bus '%s': %u pages, %" PRIu64 " bytes restored,"
 			       " as of seq %" PRIu64 " of the snapshot\n", name,
-			       snap->nr_pages, snap_page_bytes(snap), snap->seq);
+			       snap->nr_pages, tool_snap_page_bytes(snap), snap->seq);
 	}
 	mmsb_snap_free(snap);
 	return ret;

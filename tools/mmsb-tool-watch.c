@@ -34,10 +34,12 @@ static int print_records(const void *buf, size_t len, bool json,
 
 	mmsb_record_iter_init(&it, buf, len);
 	while (*left && (ret = tool_record_next(&it, &d)) > 0) {
-		if (json)
+		if (json) {
 			tool_print_record_json(stdout, d);
-		else
+			putchar('\n');
+		} else {
 			tool_print_record(stdout, d, WATCH_SHOWN_BYTES);
+		}
 		if (*left != UINT64_MAX)
 			(*left)--;
 	}

@@ -100,6 +100,15 @@ int tool_open_bus(const struct tool_cmd *cmd, const char *name,
 int tool_write_snapshot(const struct mmsb_snap *snap, const char *file,
 			const char *source, const char *name);
 
+/* Sum of the snapshot's page sizes, for summary lines. */
+uint64_t tool_snap_page_bytes(const struct mmsb_snap *snap);
+
+/*
+ * Reads the snapshot file @file ("-": standard input) as restore does;
+ * says what is wrong with it.  Returns a TOOL_* code.
+ */
+int tool_load_snapshot(const char *file, struct mmsb_snap **snap);
+
 /* Prints the state and counters of @bus, called @name (mmsb-tool-info.c). */
 int tool_print_bus_info(struct mmsb_bus *bus, const char *name);
 
@@ -113,8 +122,8 @@ int tool_record_next(struct mmsb_record_iter *it, const struct mmsb_delta **rec)
 /*
  * Records, as watch prints them (mmsb-tool-record.c).  The text form is
  * one line per record with its first runs, at most @max_bytes of each
- * shown; the JSON form is one object per line with every byte, for
- * programs.
+ * shown; the JSON form is one object with every byte, for programs, with
+ * no newline after it.
  */
 void tool_print_record(FILE *f, const struct mmsb_delta *d, size_t max_bytes);
 void tool_print_record_json(FILE *f, const struct mmsb_delta *d);

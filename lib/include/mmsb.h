@@ -222,6 +222,21 @@ static inline const unsigned char *mmsb_record_payload(const struct mmsb_delta *
 }
 
 /*
+ * Merges two DELTA records of one page, @newer based on @older's epoch,
+ * into one record at @buf (@cap bytes, 8-byte aligned, overlapping
+ * neither): applied to the page at @older's base epoch it gives what
+ * applying both does.  Its runs are the union of theirs, with @newer's
+ * bytes where both have some; its header is @newer's, except base_epoch
+ * (@older's) and flags (both records' ORed).  @older->size + @newer->size
+ * bytes are always enough.  Returns the record's size, or -EINVAL (not two
+ * consecutive well-formed DELTA records of one page, or a misaligned
+ * pointer), -ENOSPC (@cap too small), -EOVERFLOW (over 4 GiB); on error
+ * @buf is left as it was.
+ */
+ssize_t mmsb_delta_merge(void *buf, size_t cap, const struct mmsb_delta *older,
+			 const struct mmsb_delta *newer);
+
+/*
  * Submits one record (struct mmsb_delta, runs, payload, padding: its
  * ->size bytes).  Returns 0, or why it was refused: -ESTALE when
  * MMSB_DELTA_CHECK_BASE is set and the page is at another epoch, -ENOENT

@@ -13,6 +13,9 @@
  * short or failing its checksum, and everything after it) is cut and
  * reported in struct mmsb_log_recovery; damage anywhere else is an error
  * (-EBADMSG) that names the segment and offset, never a silent skip.
+ *
+ * A log handle, and the cursors made from it, belong to one thread at a
+ * time.
  */
 #ifndef LIBMMSB_LOG_H
 #define LIBMMSB_LOG_H
@@ -65,9 +68,11 @@ struct mmsb_log_recovery {
 /*
  * Opens (with MMSB_LOG_CREATE, creates) the log in directory @dir.  @opts
  * and @rec may be NULL.  -EBADMSG: damage other than a torn tail
- * (@rec->detail says where); -ENOENT: no log and no CREATE; -EBUSY: a
- * handle elsewhere has the log open for writing (only one may; read-only
- * handles are not counted); -EINVAL: bad flags or options.
+ * (@rec->detail says where); -EPROTONOSUPPORT: a segment or index of a
+ * format version, or with flags, this library does not read; -ENOENT: no
+ * log and no CREATE; -EBUSY: a handle elsewhere has the log open for
+ * writing (only one may; read-only handles are not counted); -EINVAL: bad
+ * flags or options.
  */
 int mmsb_log_open(struct mmsb_log **logp, const char *dir, unsigned int flags,
 		  const struct mmsb_log_opts *opts,
@@ -87,7 +92,10 @@ const char *mmsb_log_error(const struct mmsb_log *log);
  * first (into an empty log, or after a gap), then records whose seq
  * follows the last frame's by one.  Frames are buffered until
  * mmsb_log_commit(), which writes them and, as the sync mode says, syncs.
- * -EINVAL: out of order (the log is unchanged).
+ * -EINVAL: out of order, or not a record the log takes (an OVERRUN, one
+ * shorter than struct mmsb_delta, a restored page's PAGE_ALLOC), and the
+ * log is unchanged; -EXDEV: a snapshot of another bus; -EBADF: the log is
+ * read-only; after a failed write or sync, that error.
  */
 int mmsb_log_append_snapshot(struct mmsb_log *log, const struct mmsb_snap *snap);
 int mmsb_log_append(struct mmsb_log *log, const struct mmsb_delta *rec);
@@ -127,13 +135,17 @@ int mmsb_log_info(struct mmsb_log *log, struct mmsb_log_info *info);
  * moved past, writes a GAP and the snapshot.  Then appends every record it
  * reads, committing once per batch read, until *@stop becomes true or an
  * error; an OVERRUN, or a restored page's record (which lacks its bytes),
- * becomes a GAP and a fresh snapshot.  @on_durable (may be NULL) is told
- * each time records up to a seq are synced; @on_second (may be NULL), once
+ * becomes a GAP and a fresh snapshot.  @on_durable (may be NULL) is told,
+ * once the log holds the bus's state, the seq up to which it is synced,
+ * and then each time records up to a later seq are; @on_second (may be NULL), once
  * a second, the log's info and the lag: records the bus has that the log
- * does not.  With @checkpoint_records, it appends a checkpoint
- * (mmsb_log_checkpoint()) whenever that many records follow the last
- * snapshot, so that no replay applies more.  -EXDEV: the log is another bus's, or ahead of this one;
- * -EINVAL: @stop is NULL or @pad not zero.
+ * does not.  A checkpoint (mmsb_log_checkpoint()) is appended once
+ * @checkpoint_records records, @checkpoint_bytes bytes of log or
+ * @checkpoint_ms milliseconds follow the last snapshot, whichever comes
+ * first (0: not by that measure; all 0: no checkpoints), so that no
+ * replay applies more.  -EXDEV: the log is another bus's, or ahead of
+ * this one; -EBADF: the log is read-only; -EINVAL: @stop is NULL or @pad
+ * not zero.
  */
 struct mmsb_log_recorder {
 	volatile int *stop;
@@ -141,9 +153,10 @@ struct mmsb_log_recorder {
 	void (*on_second)(void *arg, const struct mmsb_log_info *info,
 			  uint64_t lag);
 	void *arg;
-	/* A checkpoint once this many records follow the last snapshot; 0: none. */
 	uint64_t checkpoint_records;
-	unsigned long pad[3];		/* zero */
+	uint64_t checkpoint_bytes;
+	uint64_t checkpoint_ms;
+	unsigned long pad[1];		/* zero */
 };
 
 int mmsb_log_record(struct mmsb_log *log, struct mmsb_bus *bus,
@@ -195,11 +208,56 @@ int mmsb_log_replay(struct mmsb_log *log, uint64_t seq,
 		    struct mmsb_snap **snap);
 
 /*
+ * Rebuilds the log's bus as it was just after record @seq (0: the log's
+ * position) in @bus, a bus without pages that the caller owns: the last
+ * snapshot at or before @seq is restored (mmsb_snap_restore()), then the
+ * records after it are submitted in order, DELTAs in batches through
+ * io_uring (mmsb_batch_open()) flagged MMSB_DELTA_CHECK_BASE, a
+ * PAGE_ALLOC as an empty page restored at its id and epoch, a PAGE_FREE
+ * as a free.  The bus's pages then have the ids, sizes, epochs and bytes
+ * the log's had, and its stream carried the history since the snapshot.
+ * -ENOTEMPTY: @bus has pages; -ERANGE as mmsb_log_replay(); otherwise the
+ * error of the restore or submission that failed (mmsb_log_error() names
+ * the seqs), and the bus keeps what was done before it.
+ */
+int mmsb_log_replay_bus(struct mmsb_log *log, uint64_t seq,
+			struct mmsb_bus *bus);
+
+/*
  * Appends a checkpoint: the pages at the log's position (replayed), as a
  * snapshot at that seq, synced; later replays to seqs after it start
- * there.  -EBADF: read-only; -EINVAL: the log ends in a GAP.
+ * there.  -EBADF: read-only; -EINVAL: the log ends in a GAP; -ERANGE: the
+ * log has no frame yet.
  */
 int mmsb_log_checkpoint(struct mmsb_log *log);
+
+/*
+ * The seq a replay to a time or to a page's epoch means.
+ * mmsb_log_seq_at_time(): the log's position at @time_ns (CLOCK_REALTIME):
+ * the last record appended at or before it; -ERANGE if the log begins
+ * later.  mmsb_log_seq_of_epoch(): the first seq after which page
+ * @page_id is at @epoch (the record that brought it there, or the
+ * snapshot that has it so); -ERANGE if it never is in the log.
+ */
+int mmsb_log_seq_at_time(struct mmsb_log *log, int64_t time_ns,
+			 uint64_t *seq);
+int mmsb_log_seq_of_epoch(struct mmsb_log *log, uint64_t page_id,
+			  uint64_t epoch, uint64_t *seq);
+
+/*
+ * Compaction: makes the log begin at record @seq.  Writes the pages just
+ * after @seq (replayed) as the snapshot of a new first segment, which
+ * takes the frames after @seq from the segment that held it, then removes
+ * every segment and snapshot file before it: replays to @seq and later
+ * give what they gave before; replays to earlier seqs become -ERANGE.
+ * Crash-safe: a crash leaves the log as it was or compacted.  Other
+ * handles that have the log open may find its files gone (-ENOENT) or
+ * replaced (-EBADMSG) and must reopen it; this handle's cursors must be
+ * closed first.
+ * -EBADF: read-only; -ERANGE: @seq is outside the log or in a gap; 0
+ * and nothing done if the log already begins at @seq.
+ */
+int mmsb_log_compact(struct mmsb_log *log, uint64_t seq);
 
 /*
  * Checks every checksum, the sequence rules, every index and every
