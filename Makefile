@@ -9,6 +9,8 @@
 #   make modules-all     module for every kernel with headers installed
 #   make sparse          module through sparse, failing on any warning
 #   make check           everything, all tests, "N passed, N failed"
+#   make bench           the benchmark suite on the host, results in
+#                        build/bench/latest.json (bench/README.md)
 #   make check-debug     the VM tests on a debug kernel (KASAN, lockdep...;
 #                        tools/debug-kernel/build.mk)
 #   make vm CMD='...'    run CMD in the guest (KVER=..., or DEBUG_TREE=...
@@ -70,7 +72,7 @@ build/%: %.c
 	2>/dev/null)
 
 .PHONY: all module modules-all sparse check check-run demo demo-run vm deps \
-	clean FORCE
+	bench clean FORCE
 
 all: module $(USER_BINS)
 

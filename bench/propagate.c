@@ -29,6 +29,11 @@
  * own records of the one before, as a long-running engine does.  Times in
  * B are taken with CLOCK_MONOTONIC, which both processes share.
  *
+ * The hop, the chain and the commits are propagate_core.c's, which the
+ * suite (bench/suite_propagate.c) times too.  On the local backend the
+ * cross-process cases are skipped: a forked peer cannot attach to a local
+ * bus.
+ *
  * Under qemu TCG absolute times mean little: the ratios to the baselines
  * are the figures to compare.  The goals the issue set (5 us a hop, 50 us
  * the chain, against 224-302 us and 1.4-2.4 ms for the earlier Julia
@@ -41,39 +46,18 @@
 #include <stdint.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
-#include "mmsb_graph.h"
+#include "propagate_core.h"
 #include "vmbench.h"
 
 #define CHUNK		MMSB_CHUNK_SIZE
-#define CHAIN		10
-#define WARMUP		10
+#define CHAIN		PROP_CHAIN
+#define WARMUP		PROP_WARMUP
 #define MAX_ITERS	100000
 #define MEMCPY_REPS	64
-
-struct bench {
-	char name[MMSB_BUS_NAME_MAX];
-	struct mmsb_bus *app;		/* stores and commits */
-	struct mmsb_bus *engine;	/* the in-process engine's handle */
-	struct mmsb_graph *g;
-	uint64_t id[CHAIN];
-	volatile uint64_t *page[CHAIN];	/* the app's mappings */
-};
 
 static int nr_iters = 300;
 static double samples[MAX_ITERS];
 static unsigned char copy_src[CHUNK], copy_dst[CHUNK];
-
-static void die(const char *what, int err)
-{
-	fprintf(stderr, "%s: %s\n", what, mmsb_strerror(err));
-	exit(1);
-}
-
-static void check(const char *what, int ret)
-{
-	if (ret < 0)
-		die(what, ret);
-}
 
 static void pin(int cpu)
 {
@@ -85,82 +69,6 @@ static void pin(int cpu)
 		perror("sched_setaffinity");
 		exit(1);
 	}
-}
-
-/* A bus of its own with CHAIN pages, each b passthrough of the one before. */
-static int bench_open(struct bench *b)
-{
-	void *p;
-	int i, ret;
-
-	snprintf(b->name, sizeof(b->name), "bench-propagate-%d", (int)getpid());
-	ret = mmsb_bus_open(&b->app, b->name, MMSB_OPEN_CREATE | MMSB_OPEN_EXCL,
-			    NULL);
-	if (ret)
-		return ret;
-	check("engine handle", mmsb_bus_open(&b->engine, b->name, 0, NULL));
-	check("mmsb_graph_new", mmsb_graph_new(b->engine, &b->g));
-	for (i = 0; i < CHAIN; i++) {
-		check("mmsb_page_alloc",
-		      mmsb_page_alloc(b->app, CHUNK, &b->id[i]));
-		check("mmsb_page_map",
-		      mmsb_page_map(b->app, b->id[i], &p, NULL));
-		b->page[i] = p;
-	}
-	return 0;
-}
-
-/* Runs the engine until a wave commits; it must have committed @want. */
-static void run_until(struct mmsb_graph *g, uint64_t want)
-{
-	struct mmsb_wave_result res;
-
-	do {
-		check("mmsb_graph_run_once", mmsb_graph_run_once(g, -1, &res));
-	} while (!res.committed);
-	if (res.committed != want || res.nr_errors) {
-		fprintf(stderr, "a wave committed %ju records, %u errors\n",
-			(uintmax_t)res.committed, res.nr_errors);
-		exit(1);
-	}
-}
-
-/* Median ns of storing into page 0, committing it and the wave after. */
-static double time_wave(struct bench *b, uint64_t want)
-{
-	static uint64_t value;
-	double t0;
-	int i;
-
-	for (i = 0; i < WARMUP + nr_iters; i++) {
-		t0 = now_ns();
-		*b->page[0] = ++value;
-		check("mmsb_commit", mmsb_commit(b->app, b->id[0], NULL));
-		run_until(b->g, want);
-		if (i >= WARMUP)
-			samples[i - WARMUP] = now_ns() - t0;
-	}
-	return median(samples, nr_iters);
-}
-
-static double time_commit(struct bench *b, bool store)
-{
-	static uint64_t value;
-	double t0;
-	int i, ret;
-
-	for (i = 0; i < WARMUP + nr_iters; i++) {
-		t0 = now_ns();
-		if (store)
-			*b->page[CHAIN - 1] = ++value;
-		ret = mmsb_commit(b->app, b->id[CHAIN - 1], NULL);
-		if (i >= WARMUP)
-			samples[i - WARMUP] = now_ns() - t0;
-		check("mmsb_commit", ret);
-		if (ret != store)
-			die("commit", -EPROTO);
-	}
-	return median(samples, nr_iters);
 }
 
 static double time_memcpy(void)
@@ -193,8 +101,8 @@ enum peer_role {
  * time they were done: woken up, or b's commit returned.  PEER_ENGINE uses
  * a graph and a handle of its own.
  */
-static void peer(struct bench *b, enum peer_role role, int cpu, int ready,
-		 int wake, int times)
+static void peer(struct prop_bench *b, enum peer_role role, int cpu,
+		 int ready, int wake, int times)
 {
 	struct mmsb_wave_result res;
 	struct mmsb_graph *g;
@@ -205,22 +113,24 @@ static void peer(struct bench *b, enum peer_role role, int cpu, int ready,
 
 	pin(cpu);
 	if (role != PEER_WAKE)
-		check("peer handle", mmsb_bus_open(&bus, b->name, 0, NULL));
+		prop_check("peer handle",
+			   mmsb_bus_open(&bus, b->name, 0, NULL));
 	if (role == PEER_ENGINE) {
-		check("mmsb_graph_new", mmsb_graph_new(bus, &g));
-		check("set_passthrough", mmsb_graph_set_passthrough(
+		prop_check("mmsb_graph_new", mmsb_graph_new(bus, &g));
+		prop_check("set_passthrough", mmsb_graph_set_passthrough(
 			g, b->id[1], b->id[0], 0, 0, 0));
 	}
 	if (role == PEER_MAP) {
-		check("mmsb_page_map", mmsb_page_map(bus, b->id[0], &p, NULL));
+		prop_check("mmsb_page_map",
+			   mmsb_page_map(bus, b->id[0], &p, NULL));
 		touch_read(p, CHUNK);
 	}
 	if (write(ready, "", 1) != 1)
 		exit(1);
 	for (;;) {
 		if (role == PEER_ENGINE) {
-			check("mmsb_graph_run_once",
-			      mmsb_graph_run_once(g, -1, &res));
+			prop_check("mmsb_graph_run_once",
+				   mmsb_graph_run_once(g, -1, &res));
 			if (!res.committed)
 				continue;
 		} else if (read(wake, &c, 1) != 1) {
@@ -237,10 +147,9 @@ static void peer(struct bench *b, enum peer_role role, int cpu, int ready,
  * A's store into a (or its byte to B) to B's time; for PEER_MAP, of A's
  * store into a and commit.
  */
-static double time_peer(struct bench *b, enum peer_role role, int cpu_a,
+static double time_peer(struct prop_bench *b, enum peer_role role, int cpu_a,
 			int cpu_b)
 {
-	static uint64_t value;
 	int ready[2], wake[2], times[2], i;
 	double t0, t1;
 	pid_t pid;
@@ -259,21 +168,21 @@ static double time_peer(struct bench *b, enum peer_role role, int cpu_a,
 		peer(b, role, cpu_b, ready[1], wake[0], times[1]);
 	pin(cpu_a);
 	if (read(ready[0], &c, 1) != 1)
-		die("peer process", -EPIPE);
+		prop_die("peer process", -EPIPE);
 	for (i = 0; i < WARMUP + nr_iters; i++) {
 		t0 = now_ns();
 		if (role == PEER_WAKE) {
 			if (write(wake[1], "", 1) != 1)
-				die("peer process", -EPIPE);
+				prop_die("peer process", -EPIPE);
 		} else {
-			*b->page[0] = ++value;
-			check("mmsb_commit",
-			      mmsb_commit(b->app, b->id[0], NULL));
+			*b->page[0] = ++b->value;
+			prop_check("mmsb_commit",
+				   mmsb_commit(b->app, b->id[0], NULL));
 		}
 		if (role == PEER_MAP)
 			t1 = now_ns();
 		else if (read(times[0], &t1, sizeof(t1)) != sizeof(t1))
-			die("peer process", -EPIPE);
+			prop_die("peer process", -EPIPE);
 		if (i >= WARMUP)
 			samples[i - WARMUP] = t1 - t0;
 	}
@@ -305,7 +214,7 @@ int main(int argc, char **argv)
 {
 	double commit, nop, copy, hop, chain, cross[2], handoff[2], shared[2];
 	int opt, i, ret, nr_layouts;
-	struct bench b = { 0 };
+	struct prop_bench b = { 0 };
 	struct utsname u;
 	char name[16];
 
@@ -320,27 +229,29 @@ int main(int argc, char **argv)
 	uname(&u);
 	printf("# propagate on %s: median of %d iterations\n", u.release,
 	       nr_iters);
-	ret = bench_open(&b);
+	ret = prop_open(&b, "propagate", 0);
 	if (ret) {
 		printf("# SKIP %s: %s\n", "/dev/mmsb", mmsb_strerror(ret));
 		return 4;
 	}
 	pin(0);
 
-	commit = time_commit(&b, true);
-	nop = time_commit(&b, false);
+	commit = prop_time_commit(&b, true, nr_iters);
+	nop = prop_time_commit(&b, false, nr_iters);
 	copy = time_memcpy();
-	check("set_passthrough",
-	      mmsb_graph_set_passthrough(b.g, b.id[1], b.id[0], 0, 0, 0));
-	hop = time_wave(&b, 1);
-	for (i = 2; i < CHAIN; i++)
-		check("set_passthrough", mmsb_graph_set_passthrough(
-			b.g, b.id[i], b.id[i - 1], 0, 0, 0));
-	chain = time_wave(&b, CHAIN - 1);
+	prop_chain(&b, 2);
+	hop = prop_time_wave(&b, 1, nr_iters);
+	prop_chain(&b, CHAIN);
+	chain = prop_time_wave(&b, CHAIN - 1, nr_iters);
 	mmsb_graph_free(b.g);
 	mmsb_bus_close(b.engine);
-	/* Both on CPU 0, then the peer on CPU 1 if there is one. */
+	/*
+	 * Both on CPU 0, then the peer on CPU 1 if there is one; none on the
+	 * local backend, whose buses a forked peer cannot attach to.
+	 */
 	nr_layouts = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 2 : 1;
+	if (!strcmp(mmsb_bus_backend(b.app), "local"))
+		nr_layouts = 0;
 	for (i = 0; i < nr_layouts; i++) {
 		handoff[i] = time_peer(&b, PEER_WAKE, 0, i);
 		shared[i] = time_peer(&b, PEER_MAP, 0, i);
@@ -362,9 +273,11 @@ int main(int argc, char **argv)
 		snprintf(name, sizeof(name), "cross-%dcpu", i + 1);
 		row(name, cross[i], commit, copy);
 	}
-	if (nr_layouts == 1) {
+	if (!nr_layouts)
+		printf("# handoff, shared, cross: SKIP a local bus is one "
+		       "process's\n");
+	else if (nr_layouts == 1)
 		printf("# 2cpu: SKIP one CPU\n");
-	}
 
 	print_goal("hop/commit", hop / commit, false, 4.0);
 	print_goal("chain-10/hop", chain / hop, false, 10.0);
