@@ -26,6 +26,37 @@ int log_index_add(struct log_index *ix, uint64_t seq, int64_t time_ns,
 		  uint64_t offset);
 
 /*
+ * Reads one segment's frames through a read-ahead buffer, so that walking
+ * a segment costs a read per LOG_READ_AHEAD bytes, not two per frame:
+ * what a scan (opening, verify, compaction) and a cursor share.  Nothing
+ * past @end is read, but the frame that claims to cross it.
+ */
+struct log_reader {
+	int fd;
+	uint64_t salt;
+	uint64_t end;
+	unsigned char *buf;
+	size_t cap;
+	uint64_t buf_off, buf_len;	/* bytes of the file in @buf */
+};
+
+/*
+ * Points @r (zeroed, or used before: its buffer is kept) at segment file
+ * @fd; what was buffered of another file is dropped.
+ */
+void log_reader_open(struct log_reader *r, int fd, uint64_t salt,
+		     uint64_t end);
+void log_reader_free(struct log_reader *r);
+/*
+ * The frame at @off, checked alone (its header, CRC and padding): 1, with
+ * *@f and *@payload (valid until the next call); 0 at the clean end (@off
+ * is @end, or the header there is all zeros); -EBADMSG with *@why if it
+ * is not whole; another negative errno if reading failed.
+ */
+int log_read_frame(struct log_reader *r, uint64_t off, struct log_frame *f,
+		   const unsigned char **payload, const char **why);
+
+/*
  * Walks the frames of one segment from @off, checking each frame (its
  * CRC, and the sequence rules from @seq on) and building its index and
  * counts.  log_scan_next() returns 1 with the frame in @f (payload in
@@ -34,15 +65,13 @@ int log_index_add(struct log_index *ix, uint64_t seq, int64_t time_ns,
  * not whole (@why says how), or another negative errno.
  */
 struct log_scan {
-	int fd;
-	uint64_t salt;
+	struct log_reader rd;
 	uint64_t off;		/* the next frame's */
 	uint64_t file_end;
 	struct log_seq seq;
 	struct log_frame f;
 	uint64_t lost;		/* of a GAP */
-	unsigned char *payload;
-	size_t cap;
+	const unsigned char *payload;
 	const char *why;
 	struct log_index ix;
 	uint64_t frames, records;
@@ -159,14 +188,17 @@ int log_open_segment(struct mmsb_log *log, struct log_segment *seg,
 		     uint64_t *file_end);
 
 /*
- * Reads segment @first_seq's index file: its header, and its entries into
- * @ix unless NULL; -EBADMSG if damaged, -ENOENT if missing.
+ * Opens segment @first_seq's index file and reads its header into @h:
+ * the file's descriptor, -EBADMSG if damaged (or another segment's),
+ * -ENOENT if missing.
  */
+int log_index_open(int dirfd, uint64_t first_seq, uint64_t salt,
+		   struct log_idx_header *h);
+/* Reads the whole index file: its header, and its entries into @ix. */
 int log_index_load(int dirfd, uint64_t first_seq, uint64_t salt,
 		   struct log_idx_header *h, struct log_index *ix);
-/* Reads entry @k alone: a binary search reads O(log n) entries. */
-int log_index_read_entry(int dirfd, uint64_t first_seq, size_t k,
-			 struct log_index_entry *e);
+/* Reads entry @k of the index open at @fd alone: a search reads O(log n). */
+int log_index_read_entry(int fd, size_t k, struct log_index_entry *e);
 /* Writes segment @seg's index file (tmp, synced if @sync, renamed). */
 int log_index_store(struct mmsb_log *log, const struct log_segment *seg,
 		    const struct log_idx_header *h, const struct log_index *ix,

@@ -5,8 +5,7 @@
  * seq (or first time), then one over the segment's index entries, each
  * entry read alone; the walk from the entry found covers at most one index
  * block of frames before the one wanted.  Frames are then read through a
- * read-ahead buffer, so that a replay costs a read per CURSOR_READ_AHEAD
- * bytes, not two per frame.
+ * read-ahead buffer (struct log_reader), as a scan reads them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,24 +17,16 @@
 #include "le.h"
 #include "log.h"
 
-/* What one read brings in, unless a frame is larger. */
-#define CURSOR_READ_AHEAD	(256U << 10)
-
 struct mmsb_log_cursor {
 	struct mmsb_log *log;
 	size_t seg;		/* index into log->segs */
 	int fd;			/* its file, -1 if not open yet */
 	uint64_t off;
-
 	/*
-	 * Bytes [buf_off, buf_off + buf_len) of segment @buf_seg's file, none
-	 * past where its frames ended when they were read: a frame, once in
-	 * the file, never changes.
+	 * Reads @fd: what it holds stays true as the active segment grows,
+	 * as a frame in the file never changes.
 	 */
-	unsigned char *buf;
-	size_t buf_cap;
-	size_t buf_seg;
-	uint64_t buf_off, buf_len;
+	struct log_reader rd;
 };
 
 /* Where segment @i's frames end, as far as a reader may look. */
@@ -54,50 +45,37 @@ static int nr_readable(struct mmsb_log *log)
 }
 
 /*
- * Entry @k of segment @i's index: from memory for the active segment, else
- * read alone from its index file.
- */
-static int index_entry(struct mmsb_log *log, size_t i, size_t k,
-		       struct log_index_entry *e)
-{
-	if (i == log->nr_segs - 1 && log->active) {
-		*e = log->ix.e[k];
-		return 0;
-	}
-	return log_index_read_entry(log->dirfd, log->segs[i].first_seq, k, e);
-}
-
-static int index_size(struct mmsb_log *log, size_t i, size_t *nr)
-{
-	struct log_idx_header h;
-	int ret;
-
-	if (i == log->nr_segs - 1 && log->active) {
-		*nr = log->ix.nr;
-		return 0;
-	}
-	ret = log_index_load(log->dirfd, log->segs[i].first_seq,
-			     log->segs[i].salt, &h, NULL);
-	*nr = ret ? 0 : h.nr_entries;
-	return ret;
-}
-
-/*
  * The last indexed frame of segment @i before the place (seq below @seq,
  * or time below @time_ns), where the walk starts; @e->offset is the
- * segment's first frame if there is none.
+ * segment's first frame if there is none.  The active segment's index is
+ * in memory; a sealed one's file is opened once and each entry the
+ * binary search looks at read alone.
  */
 static int index_find(struct mmsb_log *log, size_t i, bool by_time,
 		      uint64_t seq, int64_t time_ns, struct log_index_entry *e)
 {
+	bool active = i == log->nr_segs - 1 && log->active;
 	struct log_index_entry mid_e;
+	struct log_idx_header h;
 	size_t lo = 0, hi, mid;
-	int ret = index_size(log, i, &hi);
+	int fd = -1, ret = 0;
 
 	*e = (struct log_index_entry){ .offset = LOG_SEG_HEADER_SIZE };
-	while (!ret && lo < hi) {
+	if (active) {
+		hi = log->ix.nr;
+	} else {
+		fd = log_index_open(log->dirfd, log->segs[i].first_seq,
+				    log->segs[i].salt, &h);
+		if (fd < 0)
+			return fd;
+		hi = h.nr_entries;
+	}
+	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		ret = index_entry(log, i, mid, &mid_e);
+		if (active)
+			mid_e = log->ix.e[mid];
+		else
+			ret = log_index_read_entry(fd, mid, &mid_e);
 		if (ret)
 			break;
 		if (by_time ? mid_e.time_ns < time_ns : mid_e.seq < seq) {
@@ -107,6 +85,8 @@ static int index_find(struct mmsb_log *log, size_t i, bool by_time,
 			hi = mid;
 		}
 	}
+	if (fd >= 0)
+		close(fd);
 	return ret;
 }
 
@@ -240,60 +220,6 @@ int mmsb_log_seek_time(struct mmsb_log *log, int64_t time_ns,
 	return seek(log, true, 0, time_ns, cur);
 }
 
-/*
- * The @len bytes at @off of the cursor's segment: from the buffer, or read
- * into it from @off on, as far as CURSOR_READ_AHEAD or the segment's end
- * allow (and at least @len).  NULL if the file ends first (*@err
- * -EBADMSG) or the read fails.
- */
-static const unsigned char *cursor_bytes(struct mmsb_log_cursor *cur,
-					 uint64_t off, size_t len, int *err)
-{
-	uint64_t end = seg_end(cur->log, cur->seg), want;
-	ssize_t n;
-	size_t got;
-
-	if (cur->buf_seg == cur->seg && off >= cur->buf_off &&
-	    off + len <= cur->buf_off + cur->buf_len)
-		return cur->buf + (off - cur->buf_off);
-	want = end > off && end - off < CURSOR_READ_AHEAD ? end - off :
-							 CURSOR_READ_AHEAD;
-	if (want < len)
-		want = len;
-	if (want > cur->buf_cap) {
-		void *p = realloc(cur->buf, want);
-
-		if (!p) {
-			*err = -ENOMEM;
-			return NULL;
-		}
-		cur->buf = p;
-		cur->buf_cap = want;
-	}
-	cur->buf_len = 0;
-	for (got = 0; got < want; got += n) {
-		n = pread(cur->fd, cur->buf + got, want - got, off + got);
-		if (n < 0 && errno == EINTR) {
-			n = 0;
-			continue;
-		}
-		if (n < 0) {
-			*err = -errno;
-			return NULL;
-		}
-		if (!n)
-			break;
-	}
-	cur->buf_seg = cur->seg;
-	cur->buf_off = off;
-	cur->buf_len = got;
-	if (got < len) {
-		*err = -EBADMSG;
-		return NULL;
-	}
-	return cur->buf;
-}
-
 static int cursor_damage(struct mmsb_log_cursor *cur, const char *why)
 {
 	return log_set_error(cur->log, -EBADMSG,
@@ -307,11 +233,11 @@ MMSB_EXPORT
 int mmsb_log_next(struct mmsb_log_cursor *cur, struct mmsb_log_frame *f)
 {
 	struct mmsb_log *log = cur->log;
-	const unsigned char *hdr, *payload;
+	const unsigned char *payload;
 	struct log_frame fr;
 	char name[LOG_NAME_MAX];
 	const char *why;
-	int ret = 0;
+	int ret;
 
 	if ((int)cur->seg >= nr_readable(log))
 		return 0;	/* no segment with frames yet */
@@ -330,20 +256,17 @@ int mmsb_log_next(struct mmsb_log_cursor *cur, struct mmsb_log_frame *f)
 		if (cur->fd < 0)
 			return log_set_error(log, -errno, "%s: %s", name,
 					     strerror(errno));
-		cur->buf_len = 0;
+		log_reader_open(&cur->rd, cur->fd, log->segs[cur->seg].salt, 0);
 	}
-	hdr = cursor_bytes(cur, cur->off, LOG_FRAME_HEADER_SIZE, &ret);
-	if (!hdr)
-		return ret == -EBADMSG ? cursor_damage(cur, "cut short") : ret;
-	if (log_frame_peek(hdr, &fr, &why))
+	/* The active segment grows as frames are written. */
+	cur->rd.end = seg_end(log, cur->seg);
+	ret = log_read_frame(&cur->rd, cur->off, &fr, &payload, &why);
+	if (!ret)
+		return cursor_damage(cur, "a zero frame header");
+	if (ret == -EBADMSG)
 		return cursor_damage(cur, why);
-	/* The header again: the read of a large frame moves the buffer. */
-	hdr = cursor_bytes(cur, cur->off, log_frame_bytes(fr.len), &ret);
-	if (!hdr)
-		return ret == -EBADMSG ? cursor_damage(cur, "cut short") : ret;
-	payload = hdr + LOG_FRAME_HEADER_SIZE;
-	if (log_frame_decode(hdr, log->segs[cur->seg].salt, payload, &fr, &why))
-		return cursor_damage(cur, why);
+	if (ret < 0)
+		return ret;
 	*f = (struct mmsb_log_frame){
 		.kind = fr.kind, .seq = fr.seq, .time_ns = fr.time_ns,
 		.segment = log->segs[cur->seg].first_seq, .offset = cur->off,
@@ -363,7 +286,7 @@ void mmsb_log_cursor_close(struct mmsb_log_cursor *cur)
 		return;
 	if (cur->fd >= 0)
 		close(cur->fd);
-	free(cur->buf);
+	log_reader_free(&cur->rd);
 	free(cur);
 }
 

@@ -279,14 +279,15 @@ static int open_sealed(struct mmsb_log *log, struct mmsb_log_recovery *rec)
 		if (fd < 0)
 			return fd;
 		log->fs->close(log->fs, fd);
-		ret = log_index_load(log->dirfd, seg->first_seq, seg->salt, &h,
-				     NULL);
+		fd = log_index_open(log->dirfd, seg->first_seq, seg->salt, &h);
+		ret = fd < 0 ? fd : 0;
 		if (!ret && (h.end_offset > file_end || !h.nr_entries))
 			ret = -EBADMSG;
 		/* The first entry is the first frame: its time. */
 		if (!ret)
-			ret = log_index_read_entry(log->dirfd, seg->first_seq,
-						   0, &first);
+			ret = log_index_read_entry(fd, 0, &first);
+		if (fd >= 0)
+			close(fd);
 		if (!ret)
 			seg->first_time_ns = first.time_ns;
 		if (ret == -ENOENT || ret == -EBADMSG)

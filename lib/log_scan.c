@@ -44,12 +44,121 @@ int log_index_add(struct log_index *ix, uint64_t seq, int64_t time_ns,
 	return 0;
 }
 
+/* What one read brings in, unless a frame is larger. */
+#define LOG_READ_AHEAD		(256U << 10)
+
+void log_reader_open(struct log_reader *r, int fd, uint64_t salt,
+		     uint64_t end)
+{
+	r->fd = fd;
+	r->salt = salt;
+	r->end = end;
+	r->buf_off = r->buf_len = 0;
+}
+
+void log_reader_free(struct log_reader *r)
+{
+	free(r->buf);
+	r->buf = NULL;
+	r->buf_len = 0;
+}
+
+/*
+ * The @len bytes at @off: from the buffer, or read into it from @off on,
+ * as far as LOG_READ_AHEAD and @r->end allow, and at least @len.  NULL if
+ * the file ends first (*@err 0) or reading fails (*@err).
+ */
+static const unsigned char *reader_bytes(struct log_reader *r, uint64_t off,
+					 size_t len, int *err)
+{
+	uint64_t want = r->end > off && r->end - off < LOG_READ_AHEAD ?
+			r->end - off : LOG_READ_AHEAD;
+	size_t got;
+	ssize_t n;
+
+	*err = 0;
+	if (off >= r->buf_off && off + len <= r->buf_off + r->buf_len)
+		return r->buf + (off - r->buf_off);
+	if (want < len)
+		want = len;
+	if (want > r->cap) {
+		void *p = realloc(r->buf, want);
+
+		if (!p) {
+			*err = -ENOMEM;
+			return NULL;
+		}
+		r->buf = p;
+		r->cap = want;
+	}
+	r->buf_len = 0;
+	for (got = 0; got < want; got += n) {
+		n = pread(r->fd, r->buf + got, want - got, off + got);
+		if (n < 0 && errno == EINTR) {
+			n = 0;
+			continue;
+		}
+		if (n < 0) {
+			*err = -errno;
+			return NULL;
+		}
+		if (!n)
+			break;
+	}
+	r->buf_off = off;
+	r->buf_len = got;
+	return got >= len ? r->buf : NULL;
+}
+
+int log_read_frame(struct log_reader *r, uint64_t off, struct log_frame *f,
+		   const unsigned char **payload, const char **why)
+{
+	uint64_t left = r->end > off ? r->end - off : 0;
+	const unsigned char *hdr;
+	int ret;
+
+	if (!left)
+		return 0;
+	/* Zero fill to the end, however short, is the clean end. */
+	hdr = reader_bytes(r, off, left < LOG_FRAME_HEADER_SIZE ? left :
+			   LOG_FRAME_HEADER_SIZE, &ret);
+	if (!hdr) {
+		*why = "the file ends before its frames do";
+		return ret ? ret : -EBADMSG;
+	}
+	if (left < LOG_FRAME_HEADER_SIZE) {
+		static const unsigned char zero[LOG_FRAME_HEADER_SIZE];
+
+		if (!memcmp(hdr, zero, left))
+			return 0;
+		*why = "file ends inside a frame header";
+		return -EBADMSG;
+	}
+	if (log_frame_is_zero(hdr))
+		return 0;
+	ret = log_frame_peek(hdr, f, why);
+	if (ret)
+		return ret;
+	if (left < log_frame_bytes(f->len)) {
+		*why = "file ends inside a frame";
+		return -EBADMSG;
+	}
+	/* The whole frame; reading a large one moves the buffer. */
+	hdr = reader_bytes(r, off, log_frame_bytes(f->len), &ret);
+	if (!hdr) {
+		*why = "cut short";
+		return ret ? ret : -EBADMSG;
+	}
+	*payload = hdr + LOG_FRAME_HEADER_SIZE;
+	ret = log_frame_decode(hdr, r->salt, *payload, f, why);
+	return ret ? ret : 1;
+}
+
 void log_scan_init(struct log_scan *s, int fd, uint64_t salt,
 		   uint64_t file_end, const struct log_seq *seq)
 {
 	memset(s, 0, sizeof(*s));
-	s->fd = fd;
-	s->salt = salt;
+	log_reader_open(&s->rd, fd, salt, file_end);
 	s->off = LOG_SEG_HEADER_SIZE;
 	s->file_end = file_end;
 	s->seq = *seq;
@@ -57,62 +166,15 @@ void log_scan_init(struct log_scan *s, int fd, uint64_t salt,
 
 void log_scan_free(struct log_scan *s)
 {
-	free(s->payload);
+	log_reader_free(&s->rd);
 	free(s->ix.e);
-	s->payload = NULL;
 	s->ix.e = NULL;
-}
-
-static int scan_reserve(struct log_scan *s, size_t len)
-{
-	void *p;
-
-	if (len <= s->cap)
-		return 0;
-	p = realloc(s->payload, len);
-	if (!p)
-		return -ENOMEM;
-	s->payload = p;
-	s->cap = len;
-	return 0;
 }
 
 /* The frame at @off, checked alone: 1, 0 (clean end) or -EBADMSG. */
 static int scan_frame(struct log_scan *s, uint64_t off)
 {
-	unsigned char hdr[LOG_FRAME_HEADER_SIZE];
-	uint64_t left;
-	int ret;
-
-	if (off == s->file_end)
-		return 0;
-	/* Zero fill to the end, however short, is the clean end. */
-	memset(hdr, 0, sizeof(hdr));
-	left = s->file_end - off;
-	ret = log_pread(s->fd, hdr, left < sizeof(hdr) ? left : sizeof(hdr), off);
-	if (ret)
-		return ret;
-	if (log_frame_is_zero(hdr))
-		return 0;
-	if (left < LOG_FRAME_HEADER_SIZE) {
-		s->why = "file ends inside a frame header";
-		return -EBADMSG;
-	}
-	ret = log_frame_peek(hdr, &s->f, &s->why);
-	if (ret)
-		return ret;
-	if (s->file_end - off < log_frame_bytes(s->f.len)) {
-		s->why = "file ends inside a frame";
-		return -EBADMSG;
-	}
-	ret = scan_reserve(s, log_pad8(s->f.len));
-	if (!ret)
-		ret = log_pread(s->fd, s->payload, log_pad8(s->f.len),
-				off + LOG_FRAME_HEADER_SIZE);
-	if (ret)
-		return ret;
-	ret = log_frame_decode(hdr, s->salt, s->payload, &s->f, &s->why);
-	return ret ? ret : 1;
+	return log_read_frame(&s->rd, off, &s->f, &s->payload, &s->why);
 }
 
 /* 1 if a byte from @from to the end of the file is not zero, else 0. */
@@ -126,7 +188,7 @@ static int data_after(struct log_scan *s, uint64_t from)
 	for (; from < s->file_end; from += n) {
 		n = s->file_end - from < sizeof(buf) ? s->file_end - from :
 						       sizeof(buf);
-		ret = log_pread(s->fd, buf, n, from);
+		ret = log_pread(s->rd.fd, buf, n, from);
 		if (ret)
 			return ret;
 		if (memcmp(buf, zero, n))
@@ -192,13 +254,11 @@ static void idx_name(char *name, uint64_t first_seq)
 	log_name(name, first_seq, LOG_IDX_SUFFIX);
 }
 
-int log_index_load(int dirfd, uint64_t first_seq, uint64_t salt,
-		   struct log_idx_header *h, struct log_index *ix)
+int log_index_open(int dirfd, uint64_t first_seq, uint64_t salt,
+		   struct log_idx_header *h)
 {
-	unsigned char hdr[LOG_IDX_HEADER_SIZE], tail[8], *buf = NULL;
+	unsigned char hdr[LOG_IDX_HEADER_SIZE];
 	char name[LOG_NAME_MAX];
-	size_t len;
-	uint32_t i;
 	int fd, ret;
 
 	idx_name(name, first_seq);
@@ -210,10 +270,24 @@ int log_index_load(int dirfd, uint64_t first_seq, uint64_t salt,
 		ret = log_idx_header_decode(hdr, h);
 	if (!ret && h->salt != salt)
 		ret = -EBADMSG;
-	if (ret || !ix) {
+	if (ret) {
 		close(fd);
 		return ret;
 	}
+	return fd;
+}
+
+int log_index_load(int dirfd, uint64_t first_seq, uint64_t salt,
+		   struct log_idx_header *h, struct log_index *ix)
+{
+	unsigned char tail[8], *buf;
+	size_t len;
+	uint32_t i;
+	int fd, ret;
+
+	fd = log_index_open(dirfd, first_seq, salt, h);
+	if (fd < 0)
+		return fd;
 	len = (size_t)h->nr_entries * LOG_IDX_ENTRY_SIZE;
 	buf = malloc(len ? len : 1);
 	ix->e = malloc((h->nr_entries ? h->nr_entries : 1) * sizeof(*ix->e));
@@ -240,20 +314,13 @@ out:
 	return ret;
 }
 
-int log_index_read_entry(int dirfd, uint64_t first_seq, size_t k,
-			 struct log_index_entry *e)
+int log_index_read_entry(int fd, size_t k, struct log_index_entry *e)
 {
 	unsigned char p[LOG_IDX_ENTRY_SIZE];
-	char name[LOG_NAME_MAX];
-	int fd, ret;
+	int ret;
 
-	idx_name(name, first_seq);
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
 	ret = log_pread(fd, p, sizeof(p),
 			LOG_IDX_HEADER_SIZE + k * LOG_IDX_ENTRY_SIZE);
-	close(fd);
 	if (!ret)
 		log_idx_entry_decode(p, e);
 	return ret;
