@@ -7,7 +7,8 @@
  * such seq equals the model there; compaction keeps every later replay,
  * refuses earlier ones, and survives a power cut at any of its file
  * operations; the seq of a time or of a page's epoch is the one the
- * history made.
+ * history made; the net change between two seqs (mmsb_log_net())
+ * applied to the pages at the first gives the pages at the second.
  */
 #include "log_model.h"
 
@@ -366,6 +367,119 @@ TEST(seq_of_epoch_is_the_record_that_brought_the_page_there)
 	EXPECT_EQ(-ERANGE, mmsb_log_seq_of_epoch(log, 1 << 30, 0, &seq));
 	TH_LOG("%u epochs found", checked);
 	EXPECT_LT(50, checked);
+	mmsb_log_close(log);
+	model_free(&m);
+	test_rmdir(dir);
+}
+
+/* Pages that net records are applied to, checked as they go. */
+struct net_apply {
+	struct model m;
+	unsigned int records;
+};
+
+static int apply_net_record(void *arg, const struct mmsb_delta *d)
+{
+	struct net_apply *na = arg;
+	struct model *m = &na->m;
+	unsigned int i;
+
+	na->records++;
+	for (i = 0; i < m->nr && m->pages[i].id != d->page_id; i++)
+		;
+	if (d->type == MMSB_REC_PAGE_ALLOC) {
+		EXPECT_EQ(m->nr, i);
+		ASSERT_GT(MODEL_MAX_PAGES, m->nr);
+		m->pages[m->nr++] = (struct model_page){
+			.id = d->page_id, .size = d->page_size,
+			.epoch = d->epoch, .bytes = calloc(1, d->page_size),
+		};
+		return 0;
+	}
+	ASSERT_GT(m->nr, i) TH_LOG("page %llu", (unsigned long long)d->page_id);
+	if (d->type == MMSB_REC_PAGE_FREE) {
+		EXPECT_EQ(m->pages[i].epoch, d->epoch);
+		free(m->pages[i].bytes);
+		m->pages[i] = m->pages[--m->nr];
+		return 0;
+	}
+	EXPECT_EQ(m->pages[i].epoch, d->base_epoch);
+	ASSERT_EQ(d->size, mmsb_delta_validate(d, d->size, m->pages[i].size));
+	mmsb_delta_apply(m->pages[i].bytes, d);
+	m->pages[i].epoch = d->epoch;
+	return 0;
+}
+
+/* The model's pages at @snap, to apply net records to. */
+static void load_model(struct model *m, const struct mmsb_snap *snap)
+{
+	unsigned int i;
+
+	memset(m, 0, sizeof(*m));
+	m->seq = snap->seq;
+	for (i = 0; i < snap->nr_pages; i++) {
+		m->pages[i] = (struct model_page){
+			.id = snap->pages[i].page_id, .size = snap->pages[i].size,
+			.epoch = snap->pages[i].epoch,
+			.bytes = xmalloc(snap->pages[i].size),
+		};
+		memcpy(m->pages[i].bytes,
+		       (const char *)snap->bytes + snap->pages[i].offset,
+		       snap->pages[i].size);
+	}
+	m->nr = snap->nr_pages;
+}
+
+static int count_record(void *arg, const struct mmsb_delta *d)
+{
+	(void)d;
+	++*(unsigned int *)arg;
+	return 0;
+}
+
+TEST(net_change_applied_to_the_pages_at_one_seq_gives_the_pages_at_another)
+{
+	uint64_t rng = 0x6e6574ULL, a, b;
+	unsigned int round, shipped = 0, spanned = 0, n = 0;
+	struct mmsb_snap *got;
+	struct mmsb_log *log;
+	struct net_apply na;
+	struct model m;
+	char dir[256];
+
+	test_tmpdir(dir, sizeof(dir), "net");
+	build_history(&m, dir, 0x6e6574ULL, 3000, 1501);
+	ASSERT_EQ(0, mmsb_log_open(&log, dir, MMSB_LOG_RDONLY, NULL, NULL));
+	for (round = 0; round < 60; round++) {
+		/* Model points on one side of the gap (1501 to 1503). */
+		a = 1 + xorshift_next(&rng) % 14;
+		b = a + xorshift_next(&rng) % (15 - a);
+		if (round % 2) {
+			a += 16;
+			b += 16;
+		}
+		a *= MODEL_EVERY;
+		b *= MODEL_EVERY;
+		load_model(&na.m, m.at[a / MODEL_EVERY]);
+		na.records = 0;
+		ASSERT_EQ(0, mmsb_log_net(log, a, b, apply_net_record, &na))
+			TH_LOG("%llu to %llu: %s", (unsigned long long)a,
+			       (unsigned long long)b, mmsb_log_error(log));
+		qsort(na.m.pages, na.m.nr, sizeof(na.m.pages[0]), model_cmp_pages);
+		na.m.seq = b;
+		got = model_snap(&na.m);
+		test_expect_same_pages(m.at[b / MODEL_EVERY], got);
+		mmsb_snap_free(got);
+		model_free(&na.m);
+		shipped += na.records;
+		spanned += b - a;
+	}
+	TH_LOG("60 spans of %u records in all shipped as %u", spanned, shipped);
+	EXPECT_GT(spanned / 4, shipped);
+	EXPECT_EQ(-ERANGE, mmsb_log_net(log, 1400, 1600, count_record, &n));
+	EXPECT_EQ(-EINVAL, mmsb_log_net(log, 1200, 1100, count_record, &n));
+	EXPECT_EQ(0, mmsb_log_net(log, 900, 900, count_record, &n));
+	EXPECT_EQ(0, n);
 	mmsb_log_close(log);
 	model_free(&m);
 	test_rmdir(dir);

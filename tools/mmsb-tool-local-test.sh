@@ -108,7 +108,7 @@ refused restore-of-a-foreign-file-fails 'is not an MMSB snapshot' \
 
 
 expect log-without-an-action-is-a-usage-error 2 \
-	'expected record, status, verify, dump, show, replay, checkpoint, compact or history' \
+	'expected record, status, verify, dump, show, replay, checkpoint, compact, history or diff' \
 	"$tool" log
 expect log-unknown-action-is-a-usage-error 2 "unknown action 'frob'" "$tool" log frob
 expect log-record-without-a-dir-is-a-usage-error 2 'expected \[BUS\] DIR' \
@@ -131,6 +131,8 @@ expect log-history-with-from-is-a-usage-error 2 'history takes --page and --json
 	"$tool" log history --page 1 --from 3 "$work/log"
 expect log-compact-without-a-seq-is-a-usage-error 2 'expected --before SEQ' \
 	"$tool" log compact "$work/log"
+expect log-diff-without-a-seq-is-a-usage-error 2 'expected --from SEQ' \
+	"$tool" log diff "$work/log"
 expect log-replay-to-two-targets-is-a-usage-error 2 \
 	'--to-seq, --to-time and --to-epoch exclude each other' \
 	"$tool" log replay --to-seq 3 --to-time 5 "$work/log" "$work/replayed"

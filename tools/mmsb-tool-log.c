@@ -671,6 +671,65 @@ static int history_run(int argc, char **argv)
 	return frames_run(argc, argv, true);
 }
 
+/* A net record, as dump prints a record: text, or with --json an object. */
+static int print_net_record(void *arg, const struct mmsb_delta *d)
+{
+	if (*(const bool *)arg) {
+		tool_print_record_json(stdout, d);
+		putchar('\n');
+	} else {
+		tool_print_record(stdout, d, DUMP_SHOWN_BYTES);
+	}
+	return 0;
+}
+
+/* diff: the net change from one seq to another, a few records a page. */
+static int diff_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "from", required_argument, NULL, 'f' },
+		{ "to", required_argument, NULL, 'u' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ }
+	};
+	uint64_t from = 0, to = 0;
+	struct mmsb_log *log;
+	bool json = false;
+	const char *dir;
+	int opt, ret;
+
+	while ((opt = getopt_long(argc, argv, "f:u:jh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'f':
+		case 'u':
+			if (!tool_parse_id(optarg, opt == 'f' ? &from : &to))
+				return tool_usage_error(&cmd_log, "bad seq '%s'", optarg);
+			break;
+		case 'j':
+			json = true;
+			break;
+		default:
+			return tool_common_option(&cmd_log, opt);
+		}
+	}
+	if (!from)
+		return tool_usage_error(&cmd_log, "expected --from SEQ");
+	if (argc - optind != 1)
+		return tool_usage_error(&cmd_log, "expected DIR");
+	dir = argv[optind];
+	ret = open_log(dir, MMSB_LOG_RDONLY, &log);
+	if (ret)
+		return ret;
+	ret = mmsb_log_net(log, from, to, print_net_record, &json);
+	if (ret)
+		ret = log_fail(log, ret, "the net change of", dir);
+	else if (fflush(stdout))
+		ret = tool_fail(-errno, "writing the output");
+	mmsb_log_close(log);
+	return ret;
+}
+
 static int checkpoint_run(int argc, char **argv)
 {
 	struct mmsb_log_info info;
@@ -757,6 +816,7 @@ static const struct {
 	{ "checkpoint", checkpoint_run },
 	{ "compact", compact_run },
 	{ "history", history_run },
+	{ "diff", diff_run },
 };
 
 static int log_run(int argc, char **argv)
@@ -766,7 +826,7 @@ static int log_run(int argc, char **argv)
 
 	if (argc < 2)
 		return tool_usage_error(&cmd_log, "expected record, status, verify, dump,"
-					" show, replay, checkpoint, compact or history");
+					" show, replay, checkpoint, compact, history or diff");
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
 		return tool_help(&cmd_log);
 	for (i = 0; i < ARRAY_SIZE(log_actions); i++) {
@@ -793,7 +853,8 @@ const struct tool_cmd cmd_log = {
 		    "                      [-V FILE | -V bus:NAME] DIR [FILE | -o OUTDIR | -b BUS]\n"
 		    "       mmsb-tool log checkpoint DIR\n"
 		    "       mmsb-tool log compact -b SEQ DIR\n"
-		    "       mmsb-tool log history -p ID [-j] DIR",
+		    "       mmsb-tool log history -p ID [-j] DIR\n"
+		    "       mmsb-tool log diff -f SEQ [-u SEQ] [-j] DIR",
 	.options = "  record            attach to the bus read-only and append every record\n"
 		   "                    to the log in DIR (made if missing) until SIGINT\n"
 		   "                    or SIGTERM; then print what was recorded\n"
@@ -814,6 +875,12 @@ const struct tool_cmd cmd_log = {
 		   "                    every record, segment and snapshot before it gone\n"
 		   "  history           print the records of one page, and the log's\n"
 		   "                    snapshots and gaps, as dump prints them\n"
+		   "  diff              the net change from just after record --from to\n"
+		   "                    just after --to (default: the log's last): per\n"
+		   "                    page, its alloc, its deltas merged into one (the\n"
+		   "                    later bytes win) and its free, as dump prints\n"
+		   "                    records; applied to the pages at --from, they\n"
+		   "                    give the pages at --to\n"
 		   "  BUS               the bus to record (default: --bus)\n"
 		   "  -s, --sync MODE   when records reach the disk: always (each batch\n"
 		   "                    read from the bus), batch (the default: after MS\n"
@@ -833,12 +900,14 @@ const struct tool_cmd cmd_log = {
 		   "  -a, --ack-fd FD   write \"durable SEQ\" to FD each time the records\n"
 		   "                    up to SEQ are synced\n"
 		   "  -q, --quiet       no line of rates on stderr each second\n"
-		   "  -f, --from SEQ    dump from the first frame at SEQ or after\n"
+		   "  -f, --from SEQ    dump from the first frame at SEQ or after; diff\n"
+		   "                    from just after record SEQ\n"
 		   "  -t, --since TIME_NS\n"
 		   "                    dump from the first frame logged at TIME_NS or\n"
 		   "                    later: ns since the epoch, as date +%s%N prints\n"
 		   "  -j, --json        one JSON object per frame, records with every byte\n"
-		   "  -u, --to-seq SEQ  replay to just after record SEQ\n"
+		   "  -u, --to-seq, --to SEQ\n"
+		   "                    replay, or diff, to just after record SEQ\n"
 		   "  -T, --to-time TIME_NS\n"
 		   "                    replay to the last record logged at TIME_NS or before\n"
 		   "  -e, --to-epoch PAGE:EPOCH\n"

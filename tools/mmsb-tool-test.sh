@@ -12,7 +12,8 @@
 # until SIGTERM; log status, dump and verify show that log; log replay
 # gives the snapshot the bus gives at the log's position, before and after
 # log checkpoint adds one, and log history lists only the page's records;
-# show and history print JSON; replay to an epoch or a time, to files, into
+# show and history print JSON; diff merges a page's deltas; replay to an
+# epoch or a time, to files, into
 # a new bus, and checked against a snapshot or a bus, says what differs;
 # compact makes a log that begins later and replays the same;
 # a damaged byte in a sealed segment makes verify and dump fail naming the
@@ -300,6 +301,16 @@ assert sum(f["frame"] == "record" for f in frames) == 7
 assert all(f["record"]["page"] == 1 for f in frames if f["frame"] == "record")
 '
 result "$((!$?))" log-history-json-lists-the-pages-records
+# The net change from seq 4 to 8: page 1's four deltas as one, epoch 3 to 7.
+lt log diff --from 4 --json "$work/log" | python3 -c '
+import json, sys
+records = [json.loads(line) for line in sys.stdin]
+assert len(records) == 1, records
+d = records[0]
+assert d["type"] == "delta" and d["page"] == 1 and d["seq"] == 8
+assert d["base_epoch"] == 3 and d["epoch"] == 7
+'
+result "$((!$?))" log-diff-merges-a-pages-deltas-into-one
 
 # Page 1 was allocated at seq 1, epoch 0; the commit of seq N made epoch N - 1.
 expect log-replay-to-an-epoch-replays-to-the-record-that-made-it 0 \

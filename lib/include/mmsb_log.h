@@ -224,6 +224,24 @@ int mmsb_log_replay_bus(struct mmsb_log *log, uint64_t seq,
 			struct mmsb_bus *bus);
 
 /*
+ * The net change of the log's bus from just after record @from to just
+ * after record @to (0: the log's position), for shipping what changed
+ * rather than every step: per page, by ascending id, @emit gets its
+ * PAGE_ALLOC if it was made in the span, one DELTA that is all its deltas
+ * merged (mmsb_delta_merge(): base_epoch the page's epoch at @from, epoch
+ * and bytes as at @to), and its PAGE_FREE if it was freed (then no DELTA,
+ * and the free's epoch is the page's at @from); a page made and freed
+ * within the span gets nothing.  Applied
+ * to the pages at @from they give the pages at @to.  A nonzero return of
+ * @emit stops the walk and is returned.  -ERANGE: @from or @to is
+ * outside the log, or records between them are lost (a gap); -EINVAL:
+ * @to is before @from; -EBADMSG: a record does not follow its page's.
+ */
+int mmsb_log_net(struct mmsb_log *log, uint64_t from, uint64_t to,
+		 int (*emit)(void *arg, const struct mmsb_delta *rec),
+		 void *arg);
+
+/*
  * Appends a checkpoint: the pages at the log's position (replayed), as a
  * snapshot at that seq, synced; later replays to seqs after it start
  * there.  -EBADF: read-only; -EINVAL: the log ends in a GAP; -ERANGE: the
