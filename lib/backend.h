@@ -91,6 +91,11 @@ struct mmsb_bus {
 	int fd;
 	/* The backend's own state of the handle, if it has any. */
 	void *backend;
+	/*
+	 * The bus's id (BUS_INFO), which never changes, once a call needed
+	 * it: 0 until then.  Read and set with relaxed atomics.
+	 */
+	uint64_t id;
 
 	/*
 	 * The map cache: this handle's mappings sorted by page id, so that
