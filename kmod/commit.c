@@ -24,6 +24,7 @@
 
 #include "mmsb.h"
 #include "compat.h"
+#include "mmsb_trace.h"
 
 static int mmsb_cmp_u32(const void *a, const void *b)
 {
@@ -338,6 +339,7 @@ u64 mmsb_emit(struct mmsb_bus *bus, struct mmsb_page *pg,
 		mmsb_ring_write(ring, at, zeros, pos + size - at);
 	}
 	mmsb_ring_publish(ring, pos + size);
+	trace_mmsb_record(bus, &hdr);
 
 	pg->epoch++;
 	pg->stats.records++;
@@ -376,6 +378,7 @@ u64 mmsb_emit_page_event(struct mmsb_bus *bus, struct mmsb_page *pg,
 	pos = mmsb_ring_reserve(ring, sizeof(hdr));
 	mmsb_ring_write(ring, pos, &hdr, sizeof(hdr));
 	mmsb_ring_publish(ring, pos + sizeof(hdr));
+	trace_mmsb_record(bus, &hdr);
 	mutex_unlock(&ring->lock);
 	return hdr.seq;
 }
@@ -406,14 +409,18 @@ static int mmsb_commit_gather(struct mmsb_bus *bus, const u64 *ids, u32 nr,
  * sequence (or 0) in ->commit_seq; @cause_seq goes into every record.
  * The caller wakes the ring's readers.  Returns the records emitted, or
  * -ENOMEM when the run table could not grow: the pages not yet diffed
- * then stay dirty, and a later commit sends their stores.
+ * then stay dirty, and a later commit sends their stores.  The clock for
+ * the trace event is read only while it is enabled.
  */
 int mmsb_commit_batch(struct mmsb_bus *bus, struct list_head *batch,
 		      u64 cause_seq)
 {
+	u64 start = trace_mmsb_commit_enabled() ? ktime_get_ns() : 0;
 	u64 now = ktime_get_real_ns();
 	u32 pid = task_tgid_vnr(current);
 	struct mmsb_page *pg, *next;
+	u64 bytes_diffed = 0;
+	u32 nr_pages = 0;
 	int nr_records = 0;
 	int ret = 0;
 
@@ -432,6 +439,8 @@ int mmsb_commit_batch(struct mmsb_bus *bus, struct list_head *batch,
 			mmsb_commit_thaw(bus, pg, &d, false);
 			continue;
 		}
+		nr_pages++;
+		bytes_diffed += d.bytes;
 		counted.bytes_diffed = d.bytes;
 		counted.commits = !!bus->runs.nr;
 		mmsb_bus_count(bus, pg, &counted);
@@ -456,6 +465,8 @@ int mmsb_commit_batch(struct mmsb_bus *bus, struct list_head *batch,
 		mmsb_commit_thaw(bus, pg, &d, true);
 	}
 	mmsb_runs_trim(bus);
+	trace_mmsb_commit(bus, nr_pages, nr_records, bytes_diffed,
+			  start ? ktime_get_ns() - start : 0, ret);
 	return ret ?: nr_records;
 }
 

@@ -15,6 +15,7 @@
 
 #include "mmsb.h"
 #include "compat.h"
+#include "mmsb_trace.h"
 
 static struct mmsb_page *mmsb_vma_page(struct vm_area_struct *vma)
 {
@@ -109,6 +110,7 @@ static vm_fault_t mmsb_vm_page_mkwrite(struct vm_fault *vmf)
 	static const struct mmsb_counters one_fault = { .wp_faults = 1 };
 
 	vm_fault_t ret = VM_FAULT_LOCKED;
+	bool first;
 
 	if (mutex_lock_killable(&bus->lock))
 		return VM_FAULT_NOPAGE;
@@ -120,9 +122,11 @@ static vm_fault_t mmsb_vm_page_mkwrite(struct vm_fault *vmf)
 	 * Marking the chunk dirty before a wait given up on is harmless: a
 	 * chunk stored to by nobody commits no record.
 	 */
-	if (!test_bit(idx, pg->dirty))
+	first = !test_bit(idx, pg->dirty);
+	if (first)
 		mmsb_page_dirty_chunk(pg, idx);
 	mmsb_bus_count(bus, pg, &one_fault);
+	trace_mmsb_wp_fault(pg, idx, first);
 	if (folio_lock_killable(page_folio(vmf->page)))
 		ret = VM_FAULT_NOPAGE;
 out_unlock:

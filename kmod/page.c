@@ -19,6 +19,7 @@
 #include <linux/sched/signal.h>
 
 #include "mmsb.h"
+#include "mmsb_trace.h"
 
 static DEFINE_XARRAY_ALLOC1(mmsb_handles);
 static u32 mmsb_next_handle;
@@ -205,6 +206,7 @@ static int mmsb_page_publish(struct mmsb_page *pg, u64 id, u16 flags)
 	}
 	bus->next_page_id = id + 1;
 	bus->nr_pages++;
+	trace_mmsb_page_alloc(pg);
 	mmsb_emit_page_event(bus, pg, MMSB_REC_PAGE_ALLOC, flags);
 	mutex_unlock(&bus->lock);
 	mmsb_ring_wake(&bus->ring);
@@ -443,6 +445,7 @@ int mmsb_ctrl_page_free(struct mmsb_bus *bus, struct mmsb_page_free *arg)
 		return -ENOENT;
 	}
 	mmsb_page_kill(pg);
+	trace_mmsb_page_free(pg);
 	mmsb_emit_page_event(bus, pg, MMSB_REC_PAGE_FREE, 0);
 	mutex_unlock(&bus->lock);
 	up_read(&bus->snapshot_lock);
@@ -462,6 +465,7 @@ void mmsb_bus_free_pages(struct mmsb_bus *bus)
 	xa_for_each(&bus->pages, id, pg) {
 		mutex_lock(&bus->lock);
 		mmsb_page_kill(pg);
+		trace_mmsb_page_free(pg);
 		mutex_unlock(&bus->lock);
 		WARN_ON_ONCE(atomic_read(&pg->map_count));
 		mmsb_page_put(pg);

@@ -22,6 +22,7 @@
 #include <linux/timekeeping.h>
 
 #include "mmsb.h"
+#include "mmsb_trace.h"
 
 int mmsb_ring_init(struct mmsb_ring *ring, u64 size)
 {
@@ -193,6 +194,7 @@ static int mmsb_stream_copy(struct mmsb_file *mf, struct mmsb_ring *ring,
 				return -EFAULT;
 			mf->lost += rec.lost;
 			atomic64_inc(&mf->bus->overruns);
+			trace_mmsb_overrun(mf->bus, rec.seq, rec.lost);
 			mf->cursor = ring->tail;
 			mf->next_seq = ring->tail_seq;
 		} else {
@@ -213,6 +215,8 @@ static int mmsb_stream_copy(struct mmsb_file *mf, struct mmsb_ring *ring,
 			if (rec->type == MMSB_REC_OVERRUN) {
 				mf->lost += rec->lost;
 				atomic64_inc(&mf->bus->overruns);
+				trace_mmsb_overrun(mf->bus, rec->seq,
+						   rec->lost);
 			}
 			mf->cursor += size;
 			mf->next_seq++;

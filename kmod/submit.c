@@ -26,6 +26,7 @@
 #include <linux/timekeeping.h>
 
 #include "mmsb.h"
+#include "mmsb_trace.h"
 
 /*
  * Commits the stores pending on @pg, if any, ahead of a submission.  The
@@ -163,6 +164,7 @@ static ssize_t mmsb_submit(struct mmsb_bus *bus, const void *buf, size_t len,
 		.timestamp_ns = ktime_get_real_ns(),
 	};
 	unsigned int burst = 0;
+	u32 applied = 0;
 	size_t done = 0;
 	long ret = 0;
 
@@ -194,6 +196,7 @@ static ssize_t mmsb_submit(struct mmsb_bus *bus, const void *buf, size_t len,
 		if (ret < 0)
 			break;
 		done += ret;
+		applied++;
 		if (++burst == MMSB_SUBMIT_BURST && done < len && !nowait) {
 			mutex_unlock(&bus->ring.lock);
 			mmsb_ring_wake(&bus->ring);
@@ -202,6 +205,7 @@ static ssize_t mmsb_submit(struct mmsb_bus *bus, const void *buf, size_t len,
 			burst = 0;
 		}
 	}
+	trace_mmsb_submit(bus, applied, done, ret < 0 ? ret : 0);
 	mutex_unlock(&bus->ring.lock);
 	mutex_unlock(&bus->lock);
 	up_read(&bus->snapshot_lock);
