@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * mmsb-tool info and stats: what the module offers, and the counters of a
- * bus and its pages.  Both attach read-only, so read permission on the bus
- * is enough, and both count themselves among the attached files.  Without
- * the module, info shows what libmmsb's local backend offers instead.
+ * mmsb-tool info: what the module offers, and with --bus the state and
+ * counters of that bus, which stats (mmsb-tool-stats.c) prints too.  It
+ * attaches read-only, so read permission on the bus is enough, and counts
+ * itself among the attached files.  Without the module, info shows what
+ * libmmsb's local backend offers instead.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -186,87 +187,4 @@ const struct tool_cmd cmd_info = {
 	.options = "  -h, --help   this text\n\n"
 		   "Without the module, shows libmmsb's local backend and its fixed limits.",
 	.run = info_run,
-};
-
-static int print_page_row(struct mmsb_bus *bus, uint64_t id)
-{
-	struct mmsb_page_info pi;
-	int ret;
-
-	ret = mmsb_page_info(bus, id, &pi);
-	if (ret)
-		return tool_fail(ret, "page %" PRIu64, id);
-	printf("%8" PRIu64 " %12" PRIu64 " %8" PRIu64 " %5" PRIu64 " %6" PRIu64
-	       " %10" PRIu64 " %8" PRIu64 " %8" PRIu64 " %12" PRIu64
-	       " %12" PRIu64 "\n",
-	       id, (uint64_t)pi.size, (uint64_t)pi.epoch,
-	       (uint64_t)pi.map_count, (uint64_t)pi.dirty_chunks,
-	       (uint64_t)pi.wp_faults, (uint64_t)pi.commits,
-	       (uint64_t)pi.records, (uint64_t)pi.record_bytes,
-	       (uint64_t)pi.bytes_diffed);
-	return TOOL_OK;
-}
-
-/* Rows for every live page, PAGE_LIST a batch at a time. */
-static int print_all_pages(struct mmsb_bus *bus)
-{
-	uint64_t ids[256], after = 0;
-	int i, n, status = TOOL_OK;
-
-	do {
-		n = mmsb_page_list(bus, after, ids, 256);
-		if (n < 0)
-			return tool_fail(n, "listing the pages");
-		for (i = 0; i < n; i++)
-			status |= print_page_row(bus, ids[i]);
-		if (n)
-			after = ids[n - 1];
-	} while (n == 256);
-	return status;
-}
-
-static int stats_run(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ }
-	};
-	struct mmsb_bus *bus;
-	int i, opt, ret;
-	uint64_t id;
-
-	if ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1)
-		return tool_common_option(&cmd_stats, opt);
-	for (i = optind; i < argc; i++)
-		if (!tool_parse_id(argv[i], &id))
-			return tool_usage_error(&cmd_stats, "bad page id '%s'",
-						argv[i]);
-	ret = tool_open_bus(&cmd_stats, NULL, MMSB_OPEN_RDONLY, NULL, &bus);
-	if (ret)
-		return ret;
-	ret = tool_print_bus_info(bus, tool_bus_name);
-	printf("\n%8s %12s %8s %5s %6s %10s %8s %8s %12s %12s\n", "page",
-	       "size", "epoch", "maps", "dirty", "wp-faults", "commits",
-	       "records", "record-bytes", "bytes-diffed");
-	if (optind == argc) {
-		ret |= print_all_pages(bus);
-	} else {
-		for (i = optind; i < argc; i++) {
-			tool_parse_id(argv[i], &id);
-			ret |= print_page_row(bus, id);
-		}
-	}
-	mmsb_bus_close(bus);
-	return ret;
-}
-
-const struct tool_cmd cmd_stats = {
-	.name = "stats",
-	.summary = "show the counters of the bus and of its pages",
-	.synopsis = "[PAGE...]",
-	.options = "  PAGE         only these pages (default: every live page)\n"
-		   "  -h, --help   this text\n\n"
-		   "dirty counts 4 KiB chunks stored to since the last commit;\n"
-		   "maps counts mappings of every process.",
-	.run = stats_run,
 };

@@ -11,7 +11,8 @@
 # 2; log record without the module fails and makes no log; log status,
 # verify and dump refuse a missing log, and one whose segment header is
 # damaged, naming the segment; so do log replay, checkpoint, compact
-# (which make no log) and history, whose usage errors exit 2 too.  (snapshot, restore
+# (which make no log) and history, whose usage errors exit 2 too, as do
+# those of stats --watch.  (snapshot, restore
 # and log record themselves need the device, as every command but demo
 # --local does: tools/mmsb-tool-test.sh.)  Runs on the host (make check) as
 # whoever runs it, and in the VM as root and as nobody.
@@ -40,7 +41,7 @@ has() {
 }
 
 echo "TAP version 13"
-echo "1..38"
+echo "1..50"
 
 timeout 30 "$tool" demo --local >"$work/demo" 2>&1
 status=$?
@@ -106,6 +107,16 @@ refused restore-names-the-cut-page "damaged: the entry of page 2 of the file" \
 refused restore-of-a-foreign-file-fails 'is not an MMSB snapshot' \
 	"${BASH_SOURCE[0]}"
 
+
+# Options are checked before any bus is looked for.
+expect stats-watch-bad-interval-is-a-usage-error 2 "bad interval '0': seconds, 0.01 to 86400" \
+	"$tool" --bus b stats --watch --interval 0
+expect stats-watch-bad-count-is-a-usage-error 2 "bad count 'x'" \
+	"$tool" --bus b stats --watch --count x
+expect stats-interval-without-watch-is-a-usage-error 2 '--interval and --count are for --watch' \
+	"$tool" --bus b stats --interval 2
+expect stats-watch-with-json-is-a-usage-error 2 '--json and --watch exclude each other' \
+	"$tool" --bus b stats --watch --json
 
 expect log-without-an-action-is-a-usage-error 2 \
 	'expected record, status, verify, dump, show, replay, checkpoint, compact, history or diff' \

@@ -3,7 +3,9 @@
 #
 # Description: mmsb-tool as a script uses it.  A background holder keeps a
 # bus alive between commands; alloc, write, commit, cat, watch --json,
-# stats and free each do what their output says; usage errors exit 2,
+# stats (as text, as JSON with every documented field, and --watch's rates
+# of one bus and, for root, of every bus) and free each do what their
+# output says; usage errors exit 2,
 # failures exit 1 with a message; snapshot and restore into a new bus give
 # the same pages, epochs and bytes, restore's PAGE_ALLOC records show in
 # watch, and a damaged file, a used bus and a bus of another owner are
@@ -72,12 +74,59 @@ t() {
 	"$tool" --bus "$bus" "$@"
 }
 
+# json_fields stats|records FILE: every field Documentation/tool-json.md
+# documents is in FILE's objects (one stats --json object, or one record of
+# watch --json per line), with its type; fields it does not know are
+# allowed, as the document says.
+json_fields() {
+	python3 - "$@" <<'PY'
+import json, sys
+U, S, L = int, str, list
+BUS = dict(bus=S, bus_id=U, backend=S, attached=U, nr_pages=U, bytes=U,
+           ring_size=U, last_seq=U, wp_faults=U, commits=U, bytes_diffed=U,
+           records=U, record_bytes=U, overruns=U, pages=L)
+PAGE = dict(page=U, size=U, epoch=U, map_count=U, dirty_chunks=U,
+            wp_faults=U, commits=U, records=U, record_bytes=U,
+            bytes_diffed=U)
+PAGE_REC = dict(type=S, seq=U, page=U, epoch=U, page_size=U, pid=U,
+                timestamp_ns=U, flags=L)
+RECORD = {
+    "delta": dict(type=S, seq=U, page=U, epoch=U, base_epoch=U, pid=U,
+                  timestamp_ns=U, cause_seq=U, size=U, flags=L, runs=L),
+    "page_alloc": PAGE_REC, "page_free": PAGE_REC,
+    "overrun": dict(type=S, seq=U, lost=U),
+    "unknown": dict(type=S, type_id=U, size=U),
+}
+RUN = dict(offset=U, len=U, data=S)
+
+def check(obj, fields, what):
+    for name, kind in fields.items():
+        assert name in obj, f"{what}: no {name}: {obj}"
+        ok = isinstance(obj[name], kind) and not isinstance(obj[name], bool)
+        assert ok, f"{what}: {name} is not {kind.__name__}: {obj}"
+
+if sys.argv[1] == "stats":
+    bus = json.load(open(sys.argv[2]))
+    check(bus, BUS, "bus")
+    for p in bus["pages"]:
+        check(p, PAGE, "page")
+else:
+    for line in open(sys.argv[2]):
+        r = json.loads(line)
+        check(r, RECORD[r["type"]], r["type"])
+        assert all(isinstance(f, str) for f in r.get("flags", []))
+        for run in r.get("runs", []):
+            check(run, RUN, "run")
+            assert len(run["data"]) == 2 * run["len"]
+PY
+}
+
 echo "TAP version 13"
 if [[ ! -e /dev/mmsb ]]; then
 	echo "1..0 # SKIP no /dev/mmsb (module not loaded)"
 	exit 4
 fi
-echo "1..47"
+echo "1..66"
 
 expect info-names-the-device-backend 0 'backend: +device' "$tool" info
 expect unknown-command-is-a-usage-error 2 'unknown command' "$tool" frob
@@ -105,7 +154,8 @@ t write -o 7 -s xyz --commit 2 >/dev/null
 wait "$watcher"
 status=$?
 grep -q '"seq":5,"page":2,"epoch":1,"base_epoch":0,' "$work/watch" &&
-	grep -q '"runs":\[{"offset":7,"len":3,"data":"78797a"}\]}$' "$work/watch"
+	grep -q '"runs":\[{"offset":7,"len":3,"data":"78797a"}\]}$' "$work/watch" &&
+	json_fields records "$work/watch"
 result "$((!status && !$?))" watch-json-shows-the-record
 ((!status)) || cat "$work/watch" | sed 's/^/#   /'
 
@@ -114,6 +164,20 @@ t write -s b 2
 expect commit-all-counts-the-records 0 '^2 records, first seq 6$' \
 	t commit --all
 expect stats-lists-the-pages 0 '^ +2 +10000 +2 ' t stats
+t stats --json >"$work/stats.json"
+status=$?
+json_fields stats "$work/stats.json" && python3 -c '
+import json, sys
+bus = json.load(open(sys.argv[1]))
+assert bus["bus"] == sys.argv[2] and bus["backend"] == "device"
+assert bus["nr_pages"] == 2 and bus["last_seq"] == 7 and bus["attached"] == 2
+assert bus["records"] == 7 - 2 and bus["ring_size"] > 0
+got = [(p["page"], p["size"], p["epoch"], p["records"]) for p in bus["pages"]]
+assert got == [(1, 4096, 3, 3), (2, 10000, 2, 2)], got
+' "$work/stats.json" "$bus"
+ok=$((!status && !$?))
+result "$ok" stats-json-has-every-documented-field-and-the-pages
+((ok)) || sed 's/^/#   /' "$work/stats.json"
 
 # The pages as stats shows them (id, size, epoch) and their bytes.
 pages_of() {
@@ -134,7 +198,8 @@ wait "$watcher"
 status=$?
 grep -q '^{"type":"page_alloc","seq":1,"page":1,"epoch":3,"page_size":4096,.*"flags":\["restored"\]}$' \
 	"$work/watch2" &&
-	grep -q '^{"type":"page_alloc","seq":2,"page":2,"epoch":2,"page_size":10000,' "$work/watch2"
+	grep -q '^{"type":"page_alloc","seq":2,"page":2,"epoch":2,"page_size":10000,' "$work/watch2" &&
+	json_fields records "$work/watch2"
 result "$((!status && !$?))" watch-json-shows-restored-page-allocs
 ((!status)) || sed 's/^/#   /' "$work/watch2"
 pages_of "$bus" >"$work/pages1"
@@ -411,6 +476,59 @@ expect log-dump-stops-at-the-damage-naming-it 1 '0000000000000001\.seg, offset 6
 	lt log dump "$work/log"
 kill "$holder4"
 holder4=
+
+# stats --watch on a bus of its own, while a background loop commits.
+buswatch=$bus-watch
+holder5=$("$tool" bus hold --background "$buswatch")
+"$tool" --bus "$buswatch" alloc 4k >/dev/null
+(for i in {1..100}; do
+	"$tool" --bus "$buswatch" write -s "x$i" --commit 1 >/dev/null || exit
+	sleep 0.01
+done) &
+committer=$!
+"$tool" --bus "$buswatch" stats --watch --count 2 --interval 0.2 \
+	>"$work/rates" 2>&1
+status=$?
+kill "$committer" 2>/dev/null
+wait "$committer"
+# Two blocks, each of a header, the column names, a row and an empty line.
+(($(grep -c '^ *readers  *records/s  *bytes/s  *faults/s  *commits/s  *overruns/s  *last-seq  *bus$' \
+	"$work/rates") == 2)) &&
+	(($(grep -c '^$' "$work/rates") == 2)) &&
+	! grep -q $'\e' "$work/rates" &&
+	awk -v bus="$buswatch" '$8 == bus && $2 > 0 && $3 > 0 && $5 > 0 { n++ }
+		END { exit n < 1 }' "$work/rates"
+ok=$((!status && !$?))
+result "$ok" stats-watch-shows-the-rates-of-a-bus-in-blocks
+((ok)) || sed 's/^/#   /' "$work/rates"
+"$tool" --bus "$buswatch" stats --watch --interval 0.1 >"$work/rates" 2>&1 &
+watcher=$!
+wait_for "$work/rates" "$buswatch\$"
+kill -INT "$watcher"
+wait "$watcher"
+status=$?
+result "$((!status))" stats-watch-stops-on-sigint
+((!status)) || sed 's/^/#   /' "$work/rates"
+# Every bus is in the module's debugfs file, which only root reads.
+if ((EUID)); then
+	expect stats-watch-of-every-bus-needs-root 2 'no bus: give --bus NAME' \
+		env -u MMSB_BUS "$tool" stats --watch --count 1
+elif [[ ! -r /sys/kernel/debug/mmsb/buses ]]; then
+	echo "ok $((++nr)) tool.stats-watch-lists-every-bus # SKIP no debugfs"
+	skipped=$((skipped + 1))
+else
+	env -u MMSB_BUS "$tool" stats --watch --count 1 --interval 0.1 \
+		>"$work/rates" 2>&1
+	status=$?
+	# The tool attaches to no bus here: the holder is $bus's one reader.
+	grep -Eq "^ +1 .* $bus\$" "$work/rates" &&
+		grep -q " $buswatch\$" "$work/rates"
+	ok=$((!status && !$?))
+	result "$ok" stats-watch-lists-every-bus
+	((ok)) || sed 's/^/#   /' "$work/rates"
+fi
+kill "$holder5"
+holder5=
 
 kill "$holder"
 for tries in {1..20}; do
