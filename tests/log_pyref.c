@@ -737,18 +737,6 @@ TEST_TIMEOUT(python_replay_equals_c_replay_torn_tail, 120)
 	teardown(dir, tmp);
 }
 
-static void flip_byte(const char *path, uint64_t offset)
-{
-	unsigned char c;
-	int fd = open(path, O_RDWR);
-
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(1, pread(fd, &c, 1, offset));
-	c ^= 0x20;
-	ASSERT_EQ(1, pwrite(fd, &c, 1, offset));
-	close(fd);
-}
-
 /*
  * A bit flipped in a frame of the last segment with whole frames after
  * it: a torn tail, and the whole frames beyond it counted alike.
@@ -761,7 +749,7 @@ TEST_TIMEOUT(python_reader_counts_frames_beyond_damage_as_c_reader_does, 120)
 
 	setup(dir, tmp, &many_segments, 6);
 	last_record(dir, path, sizeof(path), &offset, &size);
-	flip_byte(path, 64 + 40);
+	test_flip_bits(path, 64 + 40, 0x20);
 	expect_same_frames(dir, tmp);
 	teardown(dir, tmp);
 }
@@ -793,7 +781,7 @@ TEST_TIMEOUT(python_reader_refuses_damage_in_sealed_segment_where_c_does, 120)
 	mmsb_log_close(log);
 	xsnprintf(seg, sizeof(seg), "%s/%016llx.seg", dir,
 		 (unsigned long long)segment);
-	flip_byte(seg, offset + 32 + 30);
+	test_flip_bits(seg, offset + 32 + 30, 0x20);
 
 	xsnprintf(c_path, sizeof(c_path), "%s/c.dump", tmp);
 	xsnprintf(py_path, sizeof(py_path), "%s/py.dump", tmp);
@@ -829,7 +817,7 @@ static void damage_first_checkpoint(const char *dir)
 	mmsb_log_cursor_close(cur);
 	mmsb_log_close(log);
 	/* Past the header and the first page's entry: its bytes. */
-	flip_byte(path, 128 + 32);
+	test_flip_bits(path, 128 + 32, 0x20);
 }
 
 /* Replays after it must start from the snapshot before it, the base. */

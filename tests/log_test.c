@@ -358,18 +358,6 @@ static void note_fault(void *arg, const char *msg)
 		snprintf(f->first, sizeof(f->first), "%s", msg);
 }
 
-static void flip_byte(const char *path, uint64_t off)
-{
-	unsigned char byte;
-	int fd = open(path, O_RDWR);
-
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(1, pread(fd, &byte, 1, off));
-	byte ^= 0x10;
-	ASSERT_EQ(1, pwrite(fd, &byte, 1, off));
-	close(fd);
-}
-
 /* Not the last segment: damage there is never a torn write. */
 TEST(bit_rot_in_a_sealed_segment_is_an_error_naming_segment_and_offset)
 {
@@ -394,7 +382,7 @@ TEST(bit_rot_in_a_sealed_segment_is_an_error_naming_segment_and_offset)
 	mmsb_log_close(log);
 	ASSERT_NE(seg, first_seg);
 	seg_path(path, sizeof(path), dir, first_seg, ".seg");
-	flip_byte(path, bad_off + LOG_FRAME_HEADER_SIZE + 1);
+	test_flip_bits(path, bad_off + LOG_FRAME_HEADER_SIZE + 1, 0x10);
 
 	log = open_log(dir, MMSB_LOG_RDONLY, 0, NULL);
 	ASSERT_EQ(0, mmsb_log_seek(log, 0, &cur));
@@ -441,7 +429,7 @@ TEST(a_missing_index_is_rebuilt_and_a_damaged_one_never_misleads_a_seek)
 	 * so verify finds it; seeks still land right, not trusting an entry
 	 * that does not match its frame; the file removed, open rebuilds it.
 	 */
-	flip_byte(path, LOG_IDX_HEADER_SIZE + LOG_IDX_ENTRY_SIZE + 17);
+	test_flip_bits(path, LOG_IDX_HEADER_SIZE + LOG_IDX_ENTRY_SIZE + 17, 0x10);
 	EXPECT_EQ(1, mmsb_log_verify(dir, NULL, NULL));
 	log = open_log(dir, MMSB_LOG_RDONLY, 0, &rec);
 	for (seq = 1; seq <= 300; seq++) {
@@ -478,7 +466,7 @@ TEST(verify_finds_a_torn_tail_and_a_damaged_or_missing_snapshot)
 	TH_LOG("verify: %s", faults.first);
 
 	seg_path(path, sizeof(path), dir, 1, ".snap");
-	flip_byte(path, 200);
+	test_flip_bits(path, 200, 0x10);
 	faults.n = 0;
 	EXPECT_EQ(2, mmsb_log_verify(dir, note_fault, &faults));
 	EXPECT_TRUE(strstr(faults.first, ".snap") != NULL);

@@ -72,6 +72,20 @@ static inline void test_append_snap(struct mmsb_log *log, uint64_t seq)
 	ASSERT_EQ(0, mmsb_log_append_snapshot(log, &s));
 }
 
+/* Damages a file in place: the byte at @off XOR @bits. */
+static inline void test_flip_bits(const char *path, uint64_t off,
+				  unsigned char bits)
+{
+	unsigned char byte;
+	int fd = open(path, O_RDWR);
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(1, pread(fd, &byte, 1, off));
+	byte ^= bits;
+	ASSERT_EQ(1, pwrite(fd, &byte, 1, off));
+	close(fd);
+}
+
 /* Two snapshots hold the same pages, byte for byte, whatever their seqs. */
 static inline void test_expect_same_pages(const struct mmsb_snap *want,
 					  const struct mmsb_snap *got)
