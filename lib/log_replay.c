@@ -18,6 +18,7 @@
 #include "backend.h"
 #include "log.h"
 #include "mmsb_delta.h"
+#include "replay_submit.h"
 
 struct replay_page {
 	uint64_t id, size, epoch;
@@ -40,12 +41,7 @@ struct replay {
 	size_t nr, cap;
 	uint64_t seq;		/* the last record applied */
 
-	/* Into a bus: the records since the last flush, from @first_seq. */
-	struct mmsb_bus *bus;
-	struct mmsb_batch *batch;
-	uint64_t first_seq;
-	struct mmsb_delta *rec;		/* a DELTA as it is submitted */
-	size_t rec_cap;
+	struct replay_submit submit;	/* into a bus */
 };
 
 /* Submission buffers: a few records of a big page, many of small ones. */
@@ -119,15 +115,6 @@ static int load_pages(struct replay *rp, const struct mmsb_snap *snap)
 			       (const unsigned char *)snap->bytes +
 			       snap->pages[i].offset);
 	return ret;
-}
-
-/* The bus refused what record @d asked of it: the bus's errno, and why. */
-static int bus_failed(struct replay *rp, const struct mmsb_delta *d, int err)
-{
-	return log_set_error(rp->log, err,
-			     "replaying into the bus, seq %llu, page %llu: %s",
-			     (unsigned long long)d->seq,
-			     (unsigned long long)d->page_id, mmsb_strerror(err));
 }
 
 static int broken(struct replay *rp, const struct mmsb_delta *d,
@@ -327,28 +314,109 @@ int mmsb_log_replay(struct mmsb_log *log, uint64_t seq,
 	return ret;
 }
 
-/* A record submitted since the last flush was refused: say which ones. */
-static int bus_refused(struct replay *rp, int ret)
+/*
+ * The replay submitter (lib/replay_submit.h).  A DELTA goes into the
+ * batch as it was recorded, but with CHECK_BASE: the bus applies it only
+ * to the epoch it was made against, and moves the page to the next epoch,
+ * as the original bus did.  Pages come and go in the records' order, so
+ * the batch is flushed before each.
+ */
+int replay_submit_open(struct replay_submit *rs, struct mmsb_bus *bus)
 {
-	return log_set_error(rp->log, ret,
-			     "replaying into the bus: a record of seqs %llu to %llu was refused: %s",
-			     (unsigned long long)rp->first_seq,
-			     (unsigned long long)rp->seq, mmsb_strerror(ret));
+	*rs = (struct replay_submit){ .bus = bus };
+	return mmsb_batch_open(bus, REPLAY_BATCH_DEPTH, REPLAY_BATCH_BYTES,
+			       &rs->batch);
 }
 
-static int bus_flush(struct replay *rp)
+void replay_submit_close(struct replay_submit *rs)
 {
-	int ret = mmsb_batch_flush(rp->batch, NULL);
+	if (rs->batch)
+		mmsb_batch_close(rs->batch);
+	free(rs->rec);
+	*rs = (struct replay_submit){ 0 };
+}
+
+int replay_submit_flush(struct replay_submit *rs)
+{
+	int ret = mmsb_batch_flush(rs->batch, NULL);
 
 	if (ret < 0)
-		return bus_refused(rp, ret);
-	rp->first_seq = 0;
+		return ret;
+	rs->first_seq = 0;
 	return 0;
+}
+
+static int submit_delta(struct replay_submit *rs, const struct mmsb_delta *d)
+{
+	int ret;
+
+	if (d->size > rs->rec_cap) {
+		void *p = realloc(rs->rec, d->size);
+
+		if (!p)
+			return -ENOMEM;
+		rs->rec = p;
+		rs->rec_cap = d->size;
+	}
+	memcpy(rs->rec, d, d->size);
+	rs->rec->flags |= MMSB_DELTA_CHECK_BASE;
+	/* One larger than a buffer goes alone, in order. */
+	if (d->size > REPLAY_BATCH_BYTES) {
+		ret = replay_submit_flush(rs);
+		if (ret)
+			return ret;
+		rs->first_seq = d->seq;
+		ret = mmsb_submit(rs->bus, rs->rec);
+		if (!ret)
+			rs->first_seq = 0;
+		return ret;
+	}
+	if (!rs->first_seq)
+		rs->first_seq = d->seq;
+	return mmsb_batch_add(rs->batch, rs->rec);
+}
+
+int replay_submit_apply(struct replay_submit *rs, const struct mmsb_delta *d)
+{
+	int ret;
+
+	rs->last_seq = d->seq;
+	switch (d->type) {
+	case MMSB_REC_DELTA:
+		return submit_delta(rs, d);
+	case MMSB_REC_PAGE_ALLOC:
+		ret = replay_submit_flush(rs);
+		if (!ret)
+			ret = mmsb_page_restore(rs->bus, d->page_id,
+						d->page_size, d->epoch, NULL);
+		return ret;
+	case MMSB_REC_PAGE_FREE:
+		ret = replay_submit_flush(rs);
+		return ret ? ret : mmsb_page_free(rs->bus, d->page_id);
+	default:
+		return 0;
+	}
+}
+
+/* The bus refused a record of first_seq to last_seq: say which ones. */
+static int bus_refused(struct replay *rp, int ret)
+{
+	const struct replay_submit *rs = &rp->submit;
+
+	if (!rs->first_seq || rs->first_seq == rs->last_seq)
+		return log_set_error(rp->log, ret,
+				     "replaying into the bus, seq %llu: %s",
+				     (unsigned long long)rs->last_seq,
+				     mmsb_strerror(ret));
+	return log_set_error(rp->log, ret,
+			     "replaying into the bus: a record of seqs %llu to %llu was refused: %s",
+			     (unsigned long long)rs->first_seq,
+			     (unsigned long long)rs->last_seq, mmsb_strerror(ret));
 }
 
 static int bus_start(struct replay *rp, const struct mmsb_snap *snap)
 {
-	int ret = mmsb_snap_restore(rp->bus, snap);
+	int ret = mmsb_snap_restore(rp->submit.bus, snap);
 
 	if (ret)
 		return log_set_error(rp->log, ret,
@@ -358,68 +426,14 @@ static int bus_start(struct replay *rp, const struct mmsb_snap *snap)
 	return 0;
 }
 
-/*
- * A DELTA goes into the batch as it was recorded, but with CHECK_BASE: the
- * bus applies it only to the epoch it was made against, and moves the page
- * to the next epoch, as the original bus did.  Pages come and go in the
- * records' order, so the batch is flushed before each.
- */
-static int bus_submit(struct replay *rp, const struct mmsb_delta *d)
-{
-	int ret;
-
-	if (d->size > rp->rec_cap) {
-		void *p = realloc(rp->rec, d->size);
-
-		if (!p)
-			return bus_failed(rp, d, -ENOMEM);
-		rp->rec = p;
-		rp->rec_cap = d->size;
-	}
-	memcpy(rp->rec, d, d->size);
-	rp->rec->flags |= MMSB_DELTA_CHECK_BASE;
-	if (!rp->first_seq)
-		rp->first_seq = d->seq;
-	/* One larger than a buffer goes alone, in order. */
-	if (d->size > REPLAY_BATCH_BYTES) {
-		ret = bus_flush(rp);
-		if (ret)
-			return ret;
-		ret = mmsb_submit(rp->bus, rp->rec);
-		if (ret)
-			return bus_failed(rp, d, ret);
-		rp->first_seq = 0;
-		return 0;
-	}
-	ret = mmsb_batch_add(rp->batch, rp->rec);
-	return ret ? bus_refused(rp, ret) : 0;
-}
-
 static int bus_apply(struct replay *rp, const struct mmsb_delta *d)
 {
 	int ret;
 
-	switch (d->type) {
-	case MMSB_REC_DELTA:
-		return bus_submit(rp, d);
-	case MMSB_REC_PAGE_ALLOC:
-		if (d->flags & MMSB_DELTA_RESTORED)
-			return broken(rp, d, "an allocation the log cannot replay");
-		ret = bus_flush(rp);
-		if (ret)
-			return ret;
-		ret = mmsb_page_restore(rp->bus, d->page_id, d->page_size,
-					d->epoch, NULL);
-		return ret ? bus_failed(rp, d, ret) : 0;
-	case MMSB_REC_PAGE_FREE:
-		ret = bus_flush(rp);
-		if (ret)
-			return ret;
-		ret = mmsb_page_free(rp->bus, d->page_id);
-		return ret ? bus_failed(rp, d, ret) : 0;
-	default:
-		return 0;
-	}
+	if (d->type == MMSB_REC_PAGE_ALLOC && d->flags & MMSB_DELTA_RESTORED)
+		return broken(rp, d, "an allocation the log cannot replay");
+	ret = replay_submit_apply(&rp->submit, d);
+	return ret ? bus_refused(rp, ret) : 0;
 }
 
 static const struct replay_sink to_bus = {
@@ -430,7 +444,7 @@ MMSB_EXPORT
 int mmsb_log_replay_bus(struct mmsb_log *log, uint64_t seq,
 			struct mmsb_bus *bus)
 {
-	struct replay rp = { .log = log, .sink = &to_bus, .bus = bus };
+	struct replay rp = { .log = log, .sink = &to_bus };
 	struct mmsb_bus_info info;
 	int ret;
 
@@ -441,16 +455,17 @@ int mmsb_log_replay_bus(struct mmsb_log *log, uint64_t seq,
 	if (info.nr_pages)
 		return log_set_error(log, -ENOTEMPTY,
 				     "the bus has pages: replay builds a bus from none");
-	ret = mmsb_batch_open(bus, REPLAY_BATCH_DEPTH, REPLAY_BATCH_BYTES,
-			      &rp.batch);
+	ret = replay_submit_open(&rp.submit, bus);
 	if (ret)
 		return log_set_error(log, ret, "submitting to the bus: %s",
 				     mmsb_strerror(ret));
 	ret = replay(&rp, seq);
-	if (!ret)
-		ret = bus_flush(&rp);
-	mmsb_batch_close(rp.batch);
-	free(rp.rec);
+	if (!ret) {
+		ret = replay_submit_flush(&rp.submit);
+		if (ret)
+			ret = bus_refused(&rp, ret);
+	}
+	replay_submit_close(&rp.submit);
 	return ret;
 }
 

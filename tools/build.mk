@@ -11,8 +11,12 @@ $(MMSB_TOOL_OBJS): CFLAGS += -Ilib/include
 # info prints the local backend's fixed limits from the library's header.
 build/tools/mmsb-tool-info.o: CFLAGS += -Ilib
 
-build/tools/mmsb-tool: $(MMSB_TOOL_OBJS) build/lib/libmmsb.a
-	$(CC) $(USER_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ -luring -lpthread
+# replicate and mirror link libmmsb_nats and libnats where lib/nats.mk
+# builds them (both empty without libnats); it uses libmmsb, so it comes
+# first.
+build/tools/mmsb-tool: $(MMSB_TOOL_OBJS) $(LIBMMSB_NATS) build/lib/libmmsb.a
+	$(CC) $(USER_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ -luring -lpthread \
+		$(LIBNATS_LDLIBS)
 
 USER_BINS += build/tools/mmsb-tool
 VM_TESTS += tools/mmsb-tool-test.sh tools/mmsb-tool-local-test.sh

@@ -29,7 +29,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -134,36 +133,6 @@ int log_close(struct mmsb_log *log, const char *dir, int ret)
 	return ret;
 }
 
-/* Set by SIGINT and SIGTERM, or by a failed --ack-fd write. */
-static volatile int stop_recording;
-
-static void on_stop_signal(int sig)
-{
-	(void)sig;
-	stop_recording = 1;
-}
-
-/*
- * SIGINT and SIGTERM end the recording, and the log is closed cleanly.
- * No SA_RESTART, so that the signal wakes the recorder's poll() now
- * rather than at its next timeout.  SIGPIPE is ignored: a reader of
- * --ack-fd that went away is reported after the log is closed, not a
- * reason to die with frames unwritten.  (A shell starts a background job
- * with SIGINT ignored; setting a handler takes it back.)
- */
-static int catch_stop_signals(void)
-{
-	struct sigaction sa = { .sa_handler = on_stop_signal };
-
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL))
-		return -errno;
-	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, NULL))
-		return -errno;
-	return 0;
-}
-
 struct recording {
 	int ack_fd;			/* -1: no --ack-fd */
 	int ack_err;			/* the first failed write to it */
@@ -181,7 +150,7 @@ static void on_durable(void *arg, uint64_t seq)
 	if (dprintf(r->ack_fd, "durable %" PRIu64 "\n", seq) < 0)
 		r->ack_err = -errno;
 	if (r->ack_err)
-		stop_recording = 1;
+		tool_stop = 1;
 }
 
 static double seconds_since(const struct timespec *then,
@@ -316,7 +285,7 @@ static int record_bus(struct mmsb_log *log, struct mmsb_bus *bus,
 	struct mmsb_log_info start, end;
 	int ret, err;
 
-	recorder.stop = &stop_recording;
+	recorder.stop = &tool_stop;
 	recorder.on_durable = r->ack_fd >= 0 ? on_durable : NULL;
 	recorder.on_second = quiet ? NULL : on_second;
 	recorder.arg = r;
@@ -407,7 +376,7 @@ static int record_run(int argc, char **argv)
 	if (ret)
 		return ret;
 	name = name ? name : tool_bus_name;
-	ret = catch_stop_signals();
+	ret = tool_catch_stop_signals();
 	if (ret) {
 		mmsb_bus_close(bus);
 		return tool_fail(ret, "setting the signal handlers");

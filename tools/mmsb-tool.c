@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,7 @@ const char *tool_bus_name;
 static const struct tool_cmd *const commands[] = {
 	&cmd_info, &cmd_bus, &cmd_alloc, &cmd_free, &cmd_write, &cmd_commit,
 	&cmd_cat, &cmd_watch, &cmd_stats, &cmd_snapshot, &cmd_restore,
-	&cmd_log, &cmd_demo,
+	&cmd_log, &cmd_replicate, &cmd_mirror, &cmd_demo,
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -92,6 +93,36 @@ int tool_common_option(const struct tool_cmd *cmd, int opt)
 	/* getopt has printed what was wrong. */
 	fprintf(stderr, "Try 'mmsb-tool %s -h'.\n", cmd->name);
 	return TOOL_USAGE;
+}
+
+/* Set by SIGINT and SIGTERM (tool_catch_stop_signals()), or by a command. */
+volatile int tool_stop;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	tool_stop = 1;
+}
+
+/*
+ * SIGINT and SIGTERM end a long-running command (log record, replicate,
+ * mirror), which then finishes cleanly.  No SA_RESTART, so that the signal
+ * wakes a poll() now rather than at its next timeout.  SIGPIPE is
+ * ignored: a reader that went away is reported as a failed write, not a
+ * reason to die with work unfinished.  (A shell starts a background job
+ * with SIGINT ignored; setting a handler takes it back.)
+ */
+int tool_catch_stop_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL))
+		return -errno;
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL))
+		return -errno;
+	return 0;
 }
 
 int tool_fail_no_device(int err)

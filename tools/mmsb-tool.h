@@ -45,6 +45,7 @@ extern const struct tool_cmd cmd_alloc, cmd_free, cmd_write, cmd_commit,
 extern const struct tool_cmd cmd_watch;
 extern const struct tool_cmd cmd_snapshot, cmd_restore;
 extern const struct tool_cmd cmd_log;
+extern const struct tool_cmd cmd_replicate, cmd_mirror;
 extern const struct tool_cmd cmd_demo;
 
 /* Prints "mmsb-tool: <message>: <mmsb_strerror(err)>" to stderr; TOOL_FAIL. */
@@ -57,6 +58,12 @@ int tool_fail(int err, const char *fmt, ...)
  */
 int tool_usage_error(const struct tool_cmd *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* Set by SIGINT or SIGTERM once tool_catch_stop_signals() ran. */
+extern volatile int tool_stop;
+
+/* Makes SIGINT and SIGTERM set tool_stop, and ignores SIGPIPE; -errno. */
+int tool_catch_stop_signals(void);
 
 /* Says that /dev/mmsb cannot be opened, and why that may be; TOOL_FAIL. */
 int tool_fail_no_device(int err);
