@@ -12,7 +12,8 @@
 # the bus lives in the writer's process), kill -9 and restart mirror B,
 # partition the third node (its link down) and heal it, and kill a node
 # again.  Then every mirror must hold the writer's pages: the same ids,
-# sizes, epochs and bytes.  Prints the lag under load and the time to
+# sizes, epochs and bytes.  Last, with the module, a second replicator on
+# the stream makes the first stop instead of interleaving.  Prints the lag under load and the time to
 # converge.  Without root (no namespace) the partition is skipped.
 #
 # Where /dev/mmsb exists (the VM, module loaded), the buses are the
@@ -133,7 +134,7 @@ partition=0
 stream=mmsbtest$$
 
 echo "TAP version 13"
-echo "1..10"
+echo "1..$((device ? 11 : 10))"
 echo "# seed ${REPLICATE_SEED:-$$}, ports $base.., $load_s s at $rate commits/s," \
 	"$( ((device)) && echo "the module" || echo "the local backend")," \
 	"$( ((partition)) || echo "no ")partition"
@@ -217,6 +218,31 @@ for m in B C; do
 		result 0 "mirror-$m-equals-source"
 	fi
 done
+
+# A second publisher for the stream: the replicator of another bus takes
+# the stream over with its base, and the first, on its next publish (the
+# PAGE_ALLOC of a page allocated then), finds the stream moved and stops,
+# exit 1, rather than interleave.  With the module only: on the local
+# backend no second process can publish a bus the writer's process holds.
+if ((device)); then
+	other=$("$tool" bus hold --background "other$$")
+	"$tool" --bus "other$$" replicate --nats "$url" --stream "$stream" \
+		>"$work/other.log" 2>&1 &
+	pid[o]=$!
+	wait_for 30 grep -qs "^replicate: seq" "$work/other.log"
+	"$tool" --bus "$SRC_BUS" alloc 4096 >/dev/null
+	if wait_for 30 eval '! kill -0 "${pid[r]}" 2>/dev/null'; then
+		wait "${pid[r]}" 2>/dev/null
+		status=$?
+	else
+		status="still running after 30 s"
+	fi
+	echo "# first replicator: exit $status:" \
+		"$(grep -v '^replicate: seq' "$rlog" | tail -n 1)"
+	kill "$other" 2>/dev/null
+	result "$([[ $status == 1 ]] && echo 1 || echo 0)" \
+		second-publisher-stops-the-first
+fi
 if ((failed)); then
 	for f in writer.log replicator.log mirrorB.log mirrorC.log; do
 		[[ -e $work/$f ]] || continue
