@@ -66,7 +66,8 @@ static void mmsb_commit_freeze(struct mmsb_page *pg)
 			if (pg->dirty_idx[i] != pg->dirty_idx[i - 1] + 1)
 				break;
 		mmsb_wrprotect_range(mmsb_mapping,
-				     pg->pgoff + pg->dirty_idx[start], i - start,
+				     pg->pgoff + pg->dirty_idx[start],
+				     pg->chunks + pg->dirty_idx[start], i - start,
 				     pg->pgoff, pg->dirty);
 	}
 }

@@ -34,6 +34,9 @@ static void mmsb_vm_close(struct vm_area_struct *vma)
 {
 	struct mmsb_page *pg = mmsb_vma_page(vma);
 
+	/* The VMA of a mapping whose ->mapped failed holds no page. */
+	if (!pg)
+		return;
 	atomic_dec(&pg->map_count);
 	mmsb_page_put(pg);
 }
@@ -134,51 +137,111 @@ out_unlock:
 	return ret;
 }
 
-static const struct vm_operations_struct mmsb_vm_ops = {
-	.open		= mmsb_vm_open,
-	.close		= mmsb_vm_close,
-	.fault		= mmsb_vm_fault,
-	.page_mkwrite	= mmsb_vm_page_mkwrite,
-};
-
-int mmsb_ch_mmap(struct file *file, struct vm_area_struct *vma)
+/*
+ * Checks what mmap() can check before the mapping exists: mapping a page
+ * needs a bus, a file open for writing, and a shared mapping that may be
+ * written.  Write-protection walks skip, and then stop at, any VMA that is
+ * not shared and may-write (see kernel-notes), so none may exist.
+ */
+static int mmsb_map_check(struct file *file, bool shared_maywrite)
 {
-	struct mmsb_file *mf = file->private_data;
-	struct mmsb_bus *bus = mmsb_file_bus(mf);
-	struct mmsb_page *pg;
-	pgoff_t first;
-	int ret = 0;
-
-	if (!bus)
+	if (!mmsb_file_bus(file->private_data))
 		return -ENOTCONN;
 	if (!(file->f_mode & FMODE_WRITE))
 		return -EACCES;
-	/*
-	 * Write-protection walks skip, and then stop at, any VMA that is not
-	 * shared and may-write (see kernel-notes), so none may exist.
-	 */
-	if ((vma->vm_flags & (VM_SHARED | VM_MAYWRITE)) !=
-	    (VM_SHARED | VM_MAYWRITE))
+	if (!shared_maywrite)
 		return -EINVAL;
+	return 0;
+}
+
+/*
+ * Returns the page that @nr pages from @pgoff of @file map, with the
+ * reference and the map count that the mapping holds, or mmap()'s error.
+ */
+static struct mmsb_page *mmsb_map_get(const struct file *file, pgoff_t pgoff,
+				      unsigned long nr)
+{
+	struct mmsb_bus *bus = mmsb_file_bus(file->private_data);
+	struct mmsb_page *pg;
+	pgoff_t first;
 
 	/* mmap_lock ranks above bus->lock (mmsb.h). */
 	mutex_lock(&bus->lock);
-	pg = mmsb_bus_page_by_offset(bus, vma->vm_pgoff);
-	if (IS_ERR(pg)) {
-		ret = PTR_ERR(pg);
+	pg = mmsb_bus_page_by_offset(bus, pgoff);
+	if (IS_ERR(pg))
 		goto out_unlock;
-	}
-	first = vma->vm_pgoff - pg->pgoff;
-	if (first >= pg->nr || vma_pages(vma) > pg->nr - first) {
-		ret = -EINVAL;
+	first = pgoff - pg->pgoff;
+	if (first >= pg->nr || nr > pg->nr - first) {
+		pg = ERR_PTR(-EINVAL);
 		goto out_unlock;
 	}
 	kref_get(&pg->ref);
 	atomic_inc(&pg->map_count);
+out_unlock:
+	mutex_unlock(&bus->lock);
+	return pg;
+}
+
+#ifdef MMSB_MMAP_PREPARE
+/*
+ * The VMA exists: take its page.  An error unmaps it again, calling
+ * ->close with no page.
+ */
+static int mmsb_vm_mapped(unsigned long start, unsigned long end,
+			  pgoff_t pgoff, const struct file *file,
+			  void **vm_private_data)
+{
+	struct mmsb_page *pg;
+
+	pg = mmsb_map_get(file, pgoff, (end - start) >> PAGE_SHIFT);
+	if (IS_ERR(pg))
+		return PTR_ERR(pg);
+	*vm_private_data = pg;
+	return 0;
+}
+#endif
+
+static const struct vm_operations_struct mmsb_vm_ops = {
+	.open		= mmsb_vm_open,
+	.close		= mmsb_vm_close,
+#ifdef MMSB_MMAP_PREPARE
+	.mapped		= mmsb_vm_mapped,
+#endif
+	.fault		= mmsb_vm_fault,
+	.page_mkwrite	= mmsb_vm_page_mkwrite,
+};
+
+#ifdef MMSB_MMAP_PREPARE
+int mmsb_ch_mmap_prepare(struct vm_area_desc *desc)
+{
+	int ret;
+
+	ret = mmsb_map_check(desc->file,
+			     vma_desc_test_all(desc, VMA_SHARED_BIT,
+					       VMA_MAYWRITE_BIT));
+	if (ret)
+		return ret;
+	vma_desc_set_flags(desc, VMA_DONTEXPAND_BIT, VMA_DONTDUMP_BIT);
+	desc->vm_ops = &mmsb_vm_ops;
+	return 0;
+}
+#else
+int mmsb_ch_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	bool shared_maywrite = (vma->vm_flags & (VM_SHARED | VM_MAYWRITE)) ==
+			       (VM_SHARED | VM_MAYWRITE);
+	struct mmsb_page *pg;
+	int ret;
+
+	ret = mmsb_map_check(file, shared_maywrite);
+	if (ret)
+		return ret;
+	pg = mmsb_map_get(file, vma->vm_pgoff, vma_pages(vma));
+	if (IS_ERR(pg))
+		return PTR_ERR(pg);
 	mmsb_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
 	vma->vm_ops = &mmsb_vm_ops;
 	vma->vm_private_data = pg;
-out_unlock:
-	mutex_unlock(&bus->lock);
-	return ret;
+	return 0;
 }
+#endif

@@ -238,7 +238,11 @@ static const struct file_operations mmsb_ch_fops = {
 	.release	= mmsb_ch_release,
 	.unlocked_ioctl	= mmsb_ch_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
+#ifdef MMSB_MMAP_PREPARE
+	.mmap_prepare	= mmsb_ch_mmap_prepare,
+#else
 	.mmap		= mmsb_ch_mmap,
+#endif
 	.read		= mmsb_ch_read,
 	.write_iter	= mmsb_ch_write_iter,
 	.poll		= mmsb_ch_poll,

@@ -49,6 +49,8 @@
 #include <linux/mm_types.h>
 #include <linux/mmsb.h>
 
+#include "compat.h"
+
 #include "mmsb_delta.h"
 
 struct file;
@@ -224,8 +226,12 @@ void mmsb_twin_put(struct mmsb_bus *bus, struct page *twin);
 extern atomic_t mmsb_twin_failures;
 void mmsb_bus_free_twins(struct mmsb_bus *bus);
 
-/* fault.c */
+/* fault.c: the file operation that maps a page (compat.h) */
+#ifdef MMSB_MMAP_PREPARE
+int mmsb_ch_mmap_prepare(struct vm_area_desc *desc);
+#else
 int mmsb_ch_mmap(struct file *file, struct vm_area_struct *vma);
+#endif
 
 /* commit.c */
 int mmsb_ctrl_commit(struct mmsb_bus *bus, struct mmsb_commit *arg);

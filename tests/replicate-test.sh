@@ -24,7 +24,7 @@
 #   REPLICATE_SECONDS (default 30, in the VM 20) of writing at
 #   REPLICATE_RATE (default 1000, in the VM 200) commits a second;
 #   REPLICATE_SEED for a given run's choices.  make check runs it on the
-#   host and, as root, in the VM on every kernel.
+#   host and, as root, in the VM on the newest kernel.
 
 set -u
 
