@@ -21,6 +21,7 @@ LIBMMSB_OBJS += build/lib/delta_merge.o
 LIBMMSB_OBJS += $(addprefix build/lib/,log_append.o log_compact.o \
 	log_cursor.o log_format.o log_fs.o log_net.o log_open.o log_record.o \
 	log_replay.o log_scan.o log_target.o log_verify.o)
+LIBMMSB_OBJS += build/lib/stream_follow.o
 LIBMMSB := build/lib/$(LIBMMSB_SONAME) build/lib/libmmsb.so \
 	build/lib/libmmsb.a
 

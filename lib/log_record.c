@@ -19,6 +19,7 @@
 
 #include "backend.h"
 #include "log.h"
+#include "stream_follow.h"
 
 #define RECORD_BUF_SIZE		(1U << 20)
 #define SECOND_NS		1000000000LL
@@ -126,48 +127,33 @@ static int checkpoint_if_due(struct recorder *rc)
 	return ret ? ret : note_snapshot(rc, true);
 }
 
+/*
+ * A restored page's record does not carry the bytes it was restored with:
+ * the log takes them from a fresh snapshot, after a gap that covers the
+ * record (Documentation/log-format.md, "Frames"), as it does for records
+ * lost to an overrun.
+ */
 static int take(struct recorder *rc, const struct mmsb_delta *d)
 {
-	struct mmsb_log *log = rc->log;
-	uint64_t last;
-
-	if (d->type == MMSB_REC_OVERRUN) {
-		last = d->seq + d->lost - 1;
-		return last > log->seq.pos ? catch_up(rc) : 0;
-	}
-	if (d->seq <= log->seq.pos)
-		return 0;	/* in the snapshot already */
-	if (d->seq != log->seq.pos + 1)
-		return catch_up(rc);	/* the stream never skips; be sure */
-	/*
-	 * A restored page's record does not carry the bytes it was restored
-	 * with: the log takes them from a fresh snapshot, after a gap that
-	 * covers the record (Documentation/log-format.md, "Frames").
-	 */
-	if (d->type == MMSB_REC_PAGE_ALLOC && d->flags & MMSB_DELTA_RESTORED)
+	switch (follow_step(rc->log->seq.pos, d)) {
+	case FOLLOW_SKIP:
+		return 0;
+	case FOLLOW_RESYNC:
 		return catch_up(rc);
-	return mmsb_log_append(log, d);
+	case FOLLOW_TAKE:
+		break;
+	}
+	return mmsb_log_append(rc->log, d);
 }
 
 static int read_batch(struct recorder *rc)
 {
 	struct mmsb_record_iter it;
 	const struct mmsb_delta *d;
-	ssize_t n, need;
+	ssize_t n;
 	int ret;
 
-	n = mmsb_read(rc->bus, rc->buf, rc->cap);
-	if (n == -EMSGSIZE) {
-		need = mmsb_next_record_size(rc->bus);
-		if (need <= 0)
-			return need < 0 ? (int)need : 0;
-		free(rc->buf);
-		rc->buf = malloc(need);
-		rc->cap = rc->buf ? (size_t)need : 0;
-		return rc->buf ? 0 : -ENOMEM;
-	}
-	if (n == -EAGAIN || n == -EINTR)
-		return 0;
+	n = follow_read(rc->bus, &rc->buf, &rc->cap);
 	if (n < 0)
 		return log_set_error(rc->log, (int)n, "reading the stream: %s",
 				     mmsb_strerror((int)n));

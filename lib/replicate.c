@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "replicate.h"
+#include "stream_follow.h"
 
 #define SECOND_NS		1000000000LL
 #define DEFAULT_BASE_RECORDS	100000
@@ -239,15 +240,14 @@ static int append(struct replicator *r, const struct mmsb_delta *d)
 
 static int take(struct replicator *r, const struct mmsb_delta *d)
 {
-	if (d->type == MMSB_REC_OVERRUN)
-		return d->seq + d->lost - 1 > r->pos ? resync(r) : 0;
-	if (d->seq <= r->pos)
-		return 0;	/* in the base already */
-	if (d->seq != r->pos + 1)
-		return resync(r);	/* the stream never skips; be sure */
-	/* Its record lacks the bytes the page was restored with. */
-	if (d->type == MMSB_REC_PAGE_ALLOC && d->flags & MMSB_DELTA_RESTORED)
+	switch (follow_step(r->pos, d)) {
+	case FOLLOW_SKIP:
+		return 0;
+	case FOLLOW_RESYNC:
 		return resync(r);
+	case FOLLOW_TAKE:
+		break;
+	}
 	return append(r, d);
 }
 
@@ -255,21 +255,10 @@ static int read_batch(struct replicator *r)
 {
 	struct mmsb_record_iter it;
 	const struct mmsb_delta *d;
-	ssize_t n, need;
+	ssize_t n;
 	int ret;
 
-	n = mmsb_read(r->bus, r->buf, r->cap);
-	if (n == -EMSGSIZE) {
-		need = mmsb_next_record_size(r->bus);
-		if (need <= 0)
-			return need < 0 ? (int)need : 0;
-		free(r->buf);
-		r->buf = malloc(need);
-		r->cap = r->buf ? (size_t)need : 0;
-		return r->buf ? 0 : -ENOMEM;
-	}
-	if (n == -EAGAIN || n == -EINTR)
-		return 0;
+	n = follow_read(r->bus, &r->buf, &r->cap);
 	if (n < 0)
 		return (int)n;
 	mmsb_record_iter_init(&it, r->buf, n);
