@@ -32,7 +32,8 @@ set -u
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 node=$repo/build/tests/replicate_node
 tool=$repo/build/tools/mmsb-tool
-RANDOM=${REPLICATE_SEED:-$$}
+export REPLICATE_SEED=${REPLICATE_SEED:-$$}	# the writer's seed too
+RANDOM=$REPLICATE_SEED
 nr=0
 failed=0
 tap_prefix=replicate
@@ -72,6 +73,18 @@ start_replicator() {
 	"$tool" --bus "$SRC_BUS" replicate --nats "$url" --stream "$stream" \
 		--replicas 3 --base-ms 5000 >>"$rlog" 2>&1 &
 	pid[r]=$!
+}
+
+# show_threads PID NAME: each thread's state, system call and kernel stack.
+show_threads() {
+	local t
+
+	for t in /proc/"$1"/task/*; do
+		echo "# $2 thread ${t##*/}: $(awk '{print $3}' "$t/stat" 2>/dev/null)" \
+			"wchan $(cat "$t/wchan" 2>/dev/null)," \
+			"syscall $(cut -d' ' -f1-3 "$t/syscall" 2>/dev/null)"
+		sed 's/^/#     /' "$t/stack" 2>/dev/null
+	done
 }
 
 kill_replicator() {
@@ -136,7 +149,7 @@ stream=mmsbtest$$
 
 echo "TAP version 13"
 echo "1..$((device ? 11 : 10))"
-echo "# seed ${REPLICATE_SEED:-$$}, ports $base.., $load_s s at $rate commits/s," \
+echo "# seed $REPLICATE_SEED, ports $base.., $load_s s at $rate commits/s," \
 	"$( ((device)) && echo "the module" || echo "the local backend")," \
 	"$( ((partition)) || echo "no ")partition"
 
@@ -197,7 +210,14 @@ grep -qs "replicator restarted" "$work/writer.log" "$work/restarts"
 result $((!$?)) replicator-restarted
 
 wait_for $((load_s + 60)) test -e "$work/src.seq"
-result $((!$?)) writer-finishes
+finished=$((!$?))
+# A writer that did not finish: where each of its threads, and the
+# replicator's, waits.
+if ((!finished)); then
+	show_threads "${pid[w]}" writer
+	((device)) && show_threads "${pid[r]}" replicator
+fi
+result "$finished" writer-finishes
 done_at=$SECONDS
 echo "# $(sed -n 's/^writer: //p' "$work/writer.log" | tail -n 1)"
 echo "# lag under load: replicator $(max_lag "$rlog" "$rname")," \

@@ -10,7 +10,8 @@
  *       which must resume from the stream).  Then the bus's pages go to
  *       the snapshot file OUT, its seq to OUT.seq, and the replicator runs
  *       on until SIGTERM.  The stream it makes has $REPLICAS replicas
- *       (default 3).  With $MMSB_BACKEND=device the bus is the module's,
+ *       (default 3), its random choices follow $REPLICATE_SEED (default
+ *       its PID).  With $MMSB_BACKEND=device the bus is the module's,
  *       named $SRC_BUS, and with $REPLICATOR=external the replicator is
  *       another process (mmsb-tool replicate), so no thread runs one.
  *   mirror URL STREAM NAME TARGET OUT    mmsb_mirror() into bus NAME in a
@@ -61,6 +62,18 @@ static int64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void sleep_until(int64_t deadline_ns)
+{
+	struct timespec ts = {
+		.tv_sec = deadline_ns / 1000000000,
+		.tv_nsec = deadline_ns % 1000000000,
+	};
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+	       EINTR)
+		;
 }
 
 static void print_stats(void *arg, const struct mmsb_repl_stats *st)
@@ -187,9 +200,10 @@ static int writer(char **argv)
 	};
 	double seconds = atof(argv[2]), rate = atof(argv[3]);
 	const char *replicas = getenv("REPLICAS");
+	const char *seed = getenv("REPLICATE_SEED");
 	struct page pages[NR_PAGES];
 	struct mmsb_bus *bus;
-	int64_t start, next;
+	int64_t start;
 	uint64_t n = 0;
 	char path[4096];
 	FILE *f;
@@ -197,7 +211,7 @@ static int writer(char **argv)
 
 	if (replicas)
 		r.o.replicas = atoi(replicas);
-	srand(getpid());
+	srand(seed ? strtoul(seed, NULL, 0) : (unsigned long)getpid());
 	ret = mmsb_bus_open(&bus, src_bus, backend | MMSB_OPEN_CREATE, NULL);
 	for (i = 0; !ret && i < NR_PAGES; i++)
 		ret = new_page(bus, &pages[i]);
@@ -218,10 +232,13 @@ static int writer(char **argv)
 			continue;
 		}
 		ret = write_once(bus, pages);
-		/* Paced: commit n is due at start + n / rate. */
-		next = start + (int64_t)(++n * 1e9 / rate);
-		if (next > now_ns())
-			usleep((next - now_ns()) / 1000);
+		/*
+		 * Paced: commit n is due at start + n / rate.  An absolute
+		 * deadline, as a relative one computed from a second clock
+		 * read can come out negative, which usleep() takes as some
+		 * 71 minutes: the writer then stalls with no sign of why.
+		 */
+		sleep_until(start + (int64_t)(++n * 1e9 / rate));
 	}
 	if (ret) {
 		fprintf(stderr, "writer: %s\n", mmsb_strerror(ret));
