@@ -2,9 +2,10 @@
 /*
  * The few kernel interfaces that differ between the kernels MMSB supports
  * (6.1 to 7.2), each behind one helper, but for how a page gets mapped:
- * a switch that kmod/fault.c and kmod/main.c follow.  Every branch is
- * built by make modules-all and run by make check on one of the kernels
- * tested (Documentation/kernels.md).
+ * a switch that kmod/fault.c and kmod/main.c follow.  Every branch but
+ * the fallbacks of mmsb_wrprotect_range() is built by make modules-all
+ * and run by make check on one of the kernels tested
+ * (Documentation/kernels.md).
  */
 #ifndef MMSB_COMPAT_H
 #define MMSB_COMPAT_H
@@ -41,31 +42,35 @@ static inline void mmsb_vm_flags_set(struct vm_area_struct *vma,
  * a dirty PTE of a shared mapping writable again without a fault, so the
  * dirty bits are cleared too.
  *
- * 6.15 and later do both in one rmap walk, whatever the config; it takes
- * a range of contiguous PFNs, and the pages of a range are not, so each
- * page gets its own walk.  Before, the dirty helpers write-protect, then
- * clean as clean_record's contract asks; @bitmap (from @bitmap_pgoff) gets
- * the bits of the pages found dirty, which the caller already knows are.
- * A kernel without them gets its PTEs zapped, which does the whole job at
- * the price of read refaults.
+ * The dirty helpers (CONFIG_MAPPING_DIRTY_HELPERS, in every Debian amd64
+ * config up to 7.2) write-protect, then clean as clean_record's contract
+ * asks, each in one page-table walk of every mapping over the range;
+ * @bitmap (from @bitmap_pgoff) gets the bits of the pages found dirty,
+ * which the caller already knows are.  Without them, 6.15 and later do
+ * both in an rmap walk per page: mapping_wrprotect_range() takes a range
+ * of contiguous PFNs, and the pages of a range are not.  That costs a
+ * commit of N pages some 2.4 times the helpers' (bench/commit on 7.2,
+ * Documentation/kernels.md), so it is the fallback.  A kernel with
+ * neither gets its PTEs zapped, which does the whole job at the price of
+ * read refaults.
  */
 static inline void mmsb_wrprotect_range(struct address_space *mapping,
 					pgoff_t pgoff, struct page **pages,
 					pgoff_t nr, pgoff_t bitmap_pgoff,
 					unsigned long *bitmap)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 15, 0)
-	pgoff_t i;
-
-	for (i = 0; i < nr; i++)
-		mapping_wrprotect_range(mapping, pgoff + i,
-					page_to_pfn(pages[i]), 1);
-#elif defined(CONFIG_MAPPING_DIRTY_HELPERS)
+#if defined(CONFIG_MAPPING_DIRTY_HELPERS)
 	pgoff_t start = 0, end = 0;
 
 	wp_shared_mapping_range(mapping, pgoff, nr);
 	clean_record_shared_mapping_range(mapping, pgoff, nr, bitmap_pgoff,
 					  bitmap, &start, &end);
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 15, 0)
+	pgoff_t i;
+
+	for (i = 0; i < nr; i++)
+		mapping_wrprotect_range(mapping, pgoff + i,
+					page_to_pfn(pages[i]), 1);
 #else
 	unmap_mapping_range(mapping, (loff_t)pgoff << PAGE_SHIFT,
 			    (loff_t)nr << PAGE_SHIFT, 0);

@@ -273,7 +273,8 @@ if ((device)); then
 	result $((!$?)) one-of-two-publishers-stops-with-ebusy
 fi
 if ((failed)); then
-	for f in writer.log replicator.log mirrorB.log mirrorC.log; do
+	for f in writer.log replicator.log mirrorB.log mirrorC.log \
+		 n1.log n2.log n3.log; do
 		[[ -e $work/$f ]] || continue
 		echo "# --- $f (last lines)"
 		tail -n 15 "$work/$f" | sed 's/^/#   /'
